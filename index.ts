@@ -1,0 +1,3 @@
+/** The tmpl library entry point. */
+export * from './protocol/index.ts';
+export * from './orchestrator/index.ts';

@@ -1,0 +1,1 @@
+export { TmplError, ParseError, VerificationError } from './errors.ts';
