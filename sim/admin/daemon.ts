@@ -1,0 +1,145 @@
+/**
+ * The simulated qubesd: the Admin API socket and the internal socket used by the volume import
+ * script (dom0's /var/run/qubesd.sock and /var/run/qubesd.internal.sock). One request per
+ * connection, read until the client shuts down its write side.
+ */
+import { promises as fs } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { pino, type Logger } from 'pino';
+import { dispatch, type MethodSpec, type MethodTable, type PowerHooks } from './api.ts';
+import { QubesApiError } from './errors.ts';
+import { encodeException, encodeOk, MAX_REQUEST_BYTES, parseRequest } from './framing.ts';
+import { PROPERTY_METHODS } from './methods-props.ts';
+import { VM_METHODS } from './methods-vm.ts';
+import { INTERNAL_METHODS, VOLUME_METHODS } from './methods-volume.ts';
+import { QubesModel } from './model.ts';
+import { loadState, saveState } from './state.ts';
+
+export interface AdminDaemonOptions {
+  /** State directory made by seedState. */
+  readonly dir: string;
+  /** Admin API socket (dom0's /var/run/qubesd.sock). */
+  readonly socketPath: string;
+  /** Internal API socket; default `qubesd.internal.sock` next to socketPath. */
+  readonly internalSocketPath?: string;
+  readonly logger?: Logger;
+  readonly hooks?: PowerHooks;
+}
+
+export interface AdminDaemon {
+  readonly socketPath: string;
+  readonly internalSocketPath: string;
+  /** The live model, for in-process observers (the qrexec layer). Read-only by convention. */
+  readonly model: QubesModel;
+  close(): Promise<void>;
+}
+
+export function defaultInternalSocketPath(socketPath: string): string {
+  return path.join(path.dirname(socketPath), 'qubesd.internal.sock');
+}
+
+function table(entries: ReadonlyArray<readonly [string, MethodSpec, string?]>): MethodTable {
+  return new Map(entries.map(([name, spec, endpoint]) => [name, { spec, endpoint }]));
+}
+
+/** cleanup_socket: remove a stale socket, refuse to steal a live one. */
+async function cleanupSocket(socketPath: string): Promise<void> {
+  const exists = await fs.lstat(socketPath).catch(() => null);
+  if (!exists) return;
+  const live = await new Promise<boolean>((resolve) => {
+    const probe = net.connect(socketPath);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
+  if (live) throw new Error(`socket already exists: ${socketPath}`);
+  await fs.unlink(socketPath);
+}
+
+export async function startAdminDaemon(options: AdminDaemonOptions): Promise<AdminDaemon> {
+  const log = options.logger ?? pino({ level: 'silent' });
+  const model = new QubesModel(options.dir, await loadState(options.dir));
+  const hooks = options.hooks ?? {};
+  let saving: Promise<void> = Promise.resolve();
+  // Saves run one after another and each serialises the state when it starts, so the last one
+  // on disk is always the newest.
+  const save = (): Promise<void> => {
+    saving = saving.catch(() => undefined).then(() => saveState(options.dir, model.state));
+    return saving;
+  };
+
+  const serve = (methods: MethodTable) => (socket: net.Socket) => {
+    const chunks: Buffer[] = [];
+    let length = 0;
+    let aborted = false;
+    socket.on('error', () => undefined);
+    socket.on('data', (chunk: Buffer) => {
+      if (aborted) return;
+      if (length + chunk.length > MAX_REQUEST_BYTES) {
+        log.warn('request too long');
+        aborted = true;
+        socket.destroy();
+        return;
+      }
+      chunks.push(chunk);
+      length += chunk.length;
+    });
+    socket.on('end', () => {
+      if (aborted) return;
+      const request = parseRequest(Buffer.concat(chunks));
+      if (!request) {
+        log.warn('framing error');
+        socket.destroy();
+        return;
+      }
+      dispatch(methods, request, { model, log, hooks, save }).then(
+        (result) => socket.end(encodeOk(result)),
+        (error: unknown) => {
+          if (error instanceof QubesApiError) {
+            socket.end(encodeException(error.excType, error.message));
+          } else {
+            log.error({ err: error }, 'unhandled exception');
+            socket.destroy();
+          }
+        },
+      );
+    });
+  };
+
+  const listen = async (socketPath: string, methods: MethodTable): Promise<net.Server> => {
+    await cleanupSocket(socketPath);
+    const server = net.createServer({ allowHalfOpen: true }, serve(methods));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(socketPath, () => resolve());
+    });
+    await fs.chmod(socketPath, 0o660);
+    return server;
+  };
+
+  const internalSocketPath = options.internalSocketPath ?? defaultInternalSocketPath(options.socketPath);
+  const admin = await listen(
+    options.socketPath,
+    table([...VM_METHODS, ...PROPERTY_METHODS, ...VOLUME_METHODS]),
+  );
+  const internal = await listen(internalSocketPath, table(INTERNAL_METHODS)).catch(async (error: unknown) => {
+    await new Promise((resolve) => admin.close(resolve));
+    throw error;
+  });
+  log.info({ socketPath: options.socketPath, internalSocketPath }, 'qubesd simulator listening');
+
+  return {
+    socketPath: options.socketPath,
+    internalSocketPath,
+    model,
+    async close() {
+      await Promise.all([admin, internal].map((server) => new Promise((resolve) => server.close(resolve))));
+      await saving.catch(() => undefined);
+      await fs.rm(options.socketPath, { force: true });
+      await fs.rm(internalSocketPath, { force: true });
+    },
+  };
+}
