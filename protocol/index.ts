@@ -12,3 +12,19 @@ export {
   TEMPLATE_PACKAGE_PREFIX,
   type SpecCandidate,
 } from './spec-match.ts';
+export {
+  readSparseTar,
+  MAX_IMAGE_SIZE,
+  MAX_SPARSE_EXTENTS,
+  MAX_LONG_NAME_SIZE,
+  MAX_PAX_HEADER_SIZE,
+  MAX_END_PADDING,
+  type SparseExtent,
+  type SparseTarFormat,
+  type SparseTarErrorCode,
+  type SparseMemberEvent,
+  type SparseDataEvent,
+  type SparseTarEvent,
+  type SparseTarOptions,
+} from './sparse-tar.ts';
+export { denseImageStream, DENSE_CHUNK_SIZE } from './sparse-image.ts';
