@@ -1,0 +1,346 @@
+/**
+ * primary.xml: the package list of an rpm-md repository, as createrepo_c writes it and
+ * dnf (libsolv's repo_rpmmd) reads it. We read only what qvm-template's query format shows
+ * for template packages (name qubes-template-*), plus where to download each one.
+ *
+ *   <metadata xmlns="http://linux.duke.edu/metadata/common" xmlns:rpm="…/rpm" packages="N">
+ *     <package type="rpm">
+ *       <name/> <arch/> <version epoch= ver= rel=/> <checksum type= pkgid=/> <summary/>
+ *       <description/> <packager/> <url/> <time file= build=/> <size package= installed= archive=/>
+ *       <location href= [xml:base=]/> <format> <rpm:license/> … </format>
+ *     </package> …
+ *   </metadata>
+ */
+import { ParseError } from '../protocol/errors.ts';
+import { MAX_EPOCH } from '../protocol/evr.ts';
+import { TEMPLATE_PACKAGE_PREFIX } from '../protocol/spec-match.ts';
+import { checkHref } from './metadata-href.ts';
+import { decompressMetadata, digestHex } from './metadata-decompress.ts';
+import {
+  METADATA_CHECKSUM_TYPES,
+  type MetadataChecksum,
+  type MetadataChecksumType,
+  type RepomdData,
+} from './repomd.ts';
+import { scanXml } from './xml.ts';
+
+export type PrimaryErrorCode =
+  | 'primary.compression'
+  | 'primary.decompress'
+  | 'primary.too-large'
+  | 'primary.size'
+  | 'primary.checksum'
+  | 'primary.open-size'
+  | 'primary.open-checksum'
+  | 'primary.root'
+  | 'primary.unknown-element'
+  | 'primary.package-type'
+  | 'primary.package-count'
+  | 'primary.missing'
+  | 'primary.duplicate'
+  | 'primary.field-too-long'
+  | 'primary.name'
+  | 'primary.arch'
+  | 'primary.evr'
+  | 'primary.number'
+  | 'primary.checksum-type'
+  | 'primary.checksum-value'
+  | 'primary.href';
+
+/** Largest compressed primary file accepted (Fedora's full primary.xml.zst is ~15 MiB). */
+export const MAX_PRIMARY_COMPRESSED_BYTES = 64 * 1024 * 1024;
+/** Largest decompressed primary.xml accepted. */
+export const MAX_PRIMARY_XML_BYTES = 256 * 1024 * 1024;
+/** Most packages in one primary.xml (Fedora's biggest repositories hold ~80 000). */
+export const MAX_PRIMARY_PACKAGES = 500_000;
+/** Longest text kept from one field (the description is the long one). */
+export const MAX_PRIMARY_FIELD_LENGTH = 64 * 1024;
+/** Longest name, arch, version or release accepted. */
+const MAX_IDENT_LENGTH = 255;
+const MAX_NUMBER_DIGITS = 15;
+
+export interface PrimaryPackage {
+  /** Package name, qubes-template-<template name>. */
+  readonly name: string;
+  readonly epoch: number;
+  readonly version: string;
+  readonly release: string;
+  readonly arch: string;
+  /** The repository id the caller read this primary for. */
+  readonly repoid: string;
+  /** size@package: bytes to download. */
+  readonly downloadsize: number;
+  /** time@build: seconds since the epoch. */
+  readonly buildtime: number;
+  readonly license: string;
+  readonly url: string;
+  readonly summary: string;
+  readonly description: string;
+  /** Relative to the repository base URL (or an absolute URL when allowed). */
+  readonly locationHref: string;
+  /** xml:base of the location, when allowed and present. */
+  readonly locationBase?: string;
+  readonly checksum: MetadataChecksum;
+}
+
+export interface PrimaryOptions {
+  /** Accept absolute http(s) package locations and xml:base (default: refused). */
+  readonly allowAbsoluteHrefs?: boolean;
+}
+
+/** The package-level elements whose text or attributes we keep; everything else is skipped. */
+const TEXT_FIELDS = new Set(['name', 'arch', 'summary', 'description', 'url', 'checksum']);
+const ATTRIBUTE_FIELDS = new Set(['version', 'time', 'size', 'location', 'checksum']);
+const REQUIRED = ['name', 'arch', 'version', 'checksum', 'time', 'size', 'location'] as const;
+
+interface Collected {
+  readonly offset: number;
+  readonly texts: Map<string, string>;
+  readonly attributes: Map<string, ReadonlyMap<string, string>>;
+  license?: string;
+}
+
+function readNumberAttribute(
+  attributes: ReadonlyMap<string, string> | undefined,
+  name: string,
+  offset: number,
+  fallback?: number,
+): number {
+  const text = attributes?.get(name);
+  if (text === undefined && fallback !== undefined) return fallback;
+  if (text === undefined || !/^[0-9]+$/.test(text) || text.length > MAX_NUMBER_DIGITS) {
+    throw new ParseError('primary.number', `${name} missing or not a decimal number`, offset);
+  }
+  return Number(text);
+}
+
+function toPackage(c: Collected, repoid: string, options: PrimaryOptions): PrimaryPackage | undefined {
+  for (const field of REQUIRED) {
+    if (!c.texts.has(field) && !c.attributes.has(field)) {
+      throw new ParseError('primary.missing', `package without ${field}`, c.offset);
+    }
+  }
+  const name = c.texts.get('name') ?? '';
+  if (!name.startsWith(TEMPLATE_PACKAGE_PREFIX)) return undefined;
+  if (name.length > MAX_IDENT_LENGTH || !/^[A-Za-z0-9_+][A-Za-z0-9_.+-]*$/.test(name)) {
+    throw new ParseError('primary.name', 'package name is not an rpm name', c.offset);
+  }
+  const arch = c.texts.get('arch') ?? '';
+  if (arch.length > MAX_IDENT_LENGTH || !/^[A-Za-z0-9_]+$/.test(arch)) {
+    throw new ParseError('primary.arch', 'arch is not [A-Za-z0-9_]', c.offset);
+  }
+  const version = c.attributes.get('version');
+  const epoch = readNumberAttribute(version, 'epoch', c.offset, 0);
+  const ver = version?.get('ver') ?? '';
+  const rel = version?.get('rel') ?? '';
+  const evrCharset = /^[A-Za-z0-9._+~^]+$/;
+  if (
+    epoch > MAX_EPOCH ||
+    !evrCharset.test(ver) ||
+    !evrCharset.test(rel) ||
+    ver.length > MAX_IDENT_LENGTH ||
+    rel.length > MAX_IDENT_LENGTH
+  ) {
+    throw new ParseError('primary.evr', 'epoch, ver or rel out of range or charset', c.offset);
+  }
+  const checksumType = c.attributes.get('checksum')?.get('type') ?? '';
+  if (!(METADATA_CHECKSUM_TYPES as readonly string[]).includes(checksumType)) {
+    throw new ParseError(
+      'primary.checksum-type',
+      `package checksum type ${checksumType.slice(0, 16)} refused`,
+      c.offset,
+    );
+  }
+  const checksumValue = (c.texts.get('checksum') ?? '').trim().toLowerCase();
+  const hexLength = { sha256: 64, sha384: 96, sha512: 128 }[checksumType as MetadataChecksumType];
+  if (checksumValue.length !== hexLength || !/^[0-9a-f]+$/.test(checksumValue)) {
+    throw new ParseError('primary.checksum-value', `package checksum is not ${checksumType} hex`, c.offset);
+  }
+  const location = c.attributes.get('location');
+  const href = location?.get('href');
+  if (href === undefined) throw new ParseError('primary.href', 'location without href', c.offset);
+  const allowAbsoluteUrl = options.allowAbsoluteHrefs === true;
+  const base = location?.get('xml:base');
+  if (base !== undefined && !allowAbsoluteUrl)
+    throw new ParseError('primary.href', 'xml:base refused', c.offset);
+  return {
+    name,
+    epoch,
+    version: ver,
+    release: rel,
+    arch,
+    repoid,
+    downloadsize: readNumberAttribute(c.attributes.get('size'), 'package', c.offset),
+    buildtime: readNumberAttribute(c.attributes.get('time'), 'build', c.offset),
+    license: c.license ?? '',
+    url: c.texts.get('url') ?? '',
+    summary: c.texts.get('summary') ?? '',
+    description: c.texts.get('description') ?? '',
+    locationHref: checkHref(href, 'primary.href', c.offset, { allowAbsoluteUrl }),
+    ...(base !== undefined
+      ? { locationBase: checkHref(base, 'primary.href', c.offset, { allowAbsoluteUrl }) }
+      : {}),
+    checksum: { type: checksumType as MetadataChecksumType, value: checksumValue },
+  };
+}
+
+/**
+ * Reads decompressed primary.xml bytes (untrusted) and returns its template packages in
+ * document order. Throws ParseError ('primary.*', 'xml.*').
+ */
+export function parsePrimaryXml(
+  xml: Uint8Array,
+  repoid: string,
+  options: PrimaryOptions = {},
+): PrimaryPackage[] {
+  if (xml.length > MAX_PRIMARY_XML_BYTES) {
+    throw new ParseError(
+      'primary.too-large',
+      `primary.xml larger than ${MAX_PRIMARY_XML_BYTES} bytes`,
+      MAX_PRIMARY_XML_BYTES,
+    );
+  }
+  const packages: PrimaryPackage[] = [];
+  let declaredCount: number | undefined;
+  let count = 0;
+  // Element path below the root: [] at <metadata>, ['package'] inside a package, and so on.
+  const path: string[] = [];
+  let depth = 0;
+  let current: Collected | undefined;
+  let textTarget: string | undefined;
+  let text = '';
+  let rootOffset = 0;
+  scanXml(xml, {
+    openElement(name, attributes, offset) {
+      depth++;
+      if (depth === 1) {
+        if (name !== 'metadata') throw new ParseError('primary.root', `root element is ${name}`, offset);
+        rootOffset = offset;
+        const declared = attributes.get('packages');
+        if (declared !== undefined) {
+          if (!/^[0-9]{1,9}$/.test(declared))
+            throw new ParseError('primary.number', 'packages is not a count', offset);
+          declaredCount = Number(declared);
+        }
+        return;
+      }
+      path.push(name);
+      if (depth === 2) {
+        if (name !== 'package')
+          throw new ParseError('primary.unknown-element', `unknown element ${name}`, offset);
+        if (attributes.get('type') !== 'rpm')
+          throw new ParseError('primary.package-type', 'package type is not rpm', offset);
+        count++;
+        if (count > MAX_PRIMARY_PACKAGES) {
+          throw new ParseError('primary.package-count', `more than ${MAX_PRIMARY_PACKAGES} packages`, offset);
+        }
+        current = { offset, texts: new Map(), attributes: new Map() };
+        return;
+      }
+      if (current === undefined) return;
+      if (textTarget !== undefined) {
+        throw new ParseError('primary.unknown-element', `element ${name} inside ${textTarget}`, offset);
+      }
+      if (depth === 3) {
+        if (current.texts.has(name) || current.attributes.has(name)) {
+          if (TEXT_FIELDS.has(name) || ATTRIBUTE_FIELDS.has(name)) {
+            throw new ParseError('primary.duplicate', `two ${name} in one package`, offset);
+          }
+        }
+        if (ATTRIBUTE_FIELDS.has(name)) current.attributes.set(name, attributes);
+        if (TEXT_FIELDS.has(name)) {
+          textTarget = name;
+          text = '';
+        }
+      } else if (depth === 4 && path[1] === 'format' && name === 'rpm:license') {
+        if (current.license !== undefined)
+          throw new ParseError('primary.duplicate', 'two rpm:license', offset);
+        textTarget = 'rpm:license';
+        text = '';
+      }
+    },
+    text(piece) {
+      if (textTarget === undefined) return;
+      if (text.length + piece.length > MAX_PRIMARY_FIELD_LENGTH) {
+        throw new ParseError(
+          'primary.field-too-long',
+          `${textTarget} longer than ${MAX_PRIMARY_FIELD_LENGTH}`,
+          current?.offset ?? 0,
+        );
+      }
+      text += piece;
+    },
+    closeElement(name) {
+      depth--;
+      if (depth === 0) return;
+      path.pop();
+      if (current !== undefined && textTarget === name && depth === (name === 'rpm:license' ? 3 : 2)) {
+        if (name === 'rpm:license') current.license = text;
+        else current.texts.set(name, text);
+        textTarget = undefined;
+      }
+      if (depth === 1 && current !== undefined) {
+        const pkg = toPackage(current, repoid, options);
+        if (pkg !== undefined) packages.push(pkg);
+        current = undefined;
+      }
+    },
+  });
+  if (declaredCount !== undefined && declaredCount !== count) {
+    throw new ParseError(
+      'primary.package-count',
+      `packages="${declaredCount}" but ${count} listed`,
+      rootOffset,
+    );
+  }
+  return packages;
+}
+
+/**
+ * Checks a downloaded primary data file against its repomd entry (size, checksum; after
+ * decompression open-size and open-checksum), then parses it. The compressed file's checksum is
+ * checked before any decompressor sees the bytes.
+ */
+export async function readPrimary(
+  fileBytes: Uint8Array,
+  entry: RepomdData,
+  repoid: string,
+  options: PrimaryOptions = {},
+): Promise<PrimaryPackage[]> {
+  if (fileBytes.length > MAX_PRIMARY_COMPRESSED_BYTES) {
+    throw new ParseError(
+      'primary.too-large',
+      `primary file larger than ${MAX_PRIMARY_COMPRESSED_BYTES}`,
+      MAX_PRIMARY_COMPRESSED_BYTES,
+    );
+  }
+  if (entry.size !== undefined && entry.size !== fileBytes.length) {
+    throw new ParseError(
+      'primary.size',
+      `primary file is ${fileBytes.length} bytes, repomd says ${entry.size}`,
+      0,
+    );
+  }
+  if (digestHex(fileBytes, entry.checksum.type) !== entry.checksum.value) {
+    throw new ParseError(
+      'primary.checksum',
+      `primary file ${entry.checksum.type} does not match repomd.xml`,
+      0,
+    );
+  }
+  const xml = await decompressMetadata(fileBytes, MAX_PRIMARY_XML_BYTES, 'primary');
+  if (entry.openSize !== undefined && entry.openSize !== xml.length) {
+    throw new ParseError(
+      'primary.open-size',
+      `primary.xml is ${xml.length} bytes, repomd says ${entry.openSize}`,
+      0,
+    );
+  }
+  if (
+    entry.openChecksum !== undefined &&
+    digestHex(xml, entry.openChecksum.type) !== entry.openChecksum.value
+  ) {
+    throw new ParseError('primary.open-checksum', 'decompressed primary.xml does not match open-checksum', 0);
+  }
+  return parsePrimaryXml(xml, repoid, options);
+}
