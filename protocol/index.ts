@@ -28,3 +28,11 @@ export {
   type SparseTarOptions,
 } from './sparse-tar.ts';
 export { denseImageStream, DENSE_CHUNK_SIZE } from './sparse-image.ts';
+export { ByteReader, MAX_READ_EXACT_BYTES } from './byte-reader.ts';
+export * from './rpm-tags.ts';
+export * from './rpm-lead.ts';
+export * from './rpm-header.ts';
+export * from './rpm-package.ts';
+export { packageInfo, DIGEST_HEX_LENGTH } from './rpm-info.ts';
+export * from './rpm-signature.ts';
+export type * from './rpm-types.ts';

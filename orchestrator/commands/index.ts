@@ -1,4 +1,5 @@
 import type { Command } from './types.ts';
+import { verifyCommand } from './verify.ts';
 
 /** Every subcommand of `tmpl`, in the order `tmpl --help` lists them. */
-export const commands: readonly Command[] = [];
+export const commands: readonly Command[] = [verifyCommand];

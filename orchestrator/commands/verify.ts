@@ -1,0 +1,68 @@
+/**
+ * `tmpl verify [--keyring FILE]... [--nogpgcheck] PKG.rpm...`: checks package files as
+ * `rpmkeys --checksig` does for qvm-template, one verdict line per package.
+ * Exit status: 0 if every package passed, 1 otherwise, 2 on a usage error.
+ */
+import { parseArgs } from 'node:util';
+import { loadKeyring } from '../keyring.ts';
+import { verifyPackageFile, type PackageVerdict } from '../verify-package.ts';
+import type { Command, CommandContext } from './types.ts';
+
+const USAGE = `usage: tmpl verify [--keyring FILE]... [--nogpgcheck] PKG.rpm...
+
+Check the digests and OpenPGP signatures of RPM package files, as rpmkeys --checksig does.
+
+options:
+  --keyring FILE   armored OpenPGP public key file(s) to trust (repeatable)
+  --nogpgcheck     check digests only, not signatures
+  -h, --help       show this help
+`;
+
+/** The verdict line, in rpmkeys' words: `PATH: digests signatures OK`. */
+export function formatVerdict(v: PackageVerdict): string {
+  const what = v.signaturesChecked ? 'digests signatures' : 'digests';
+  if (v.ok) return `${v.path}: ${what} OK`;
+  const reason = v.error === undefined ? '' : ` (${v.error.code}: ${v.error.message.replace(/\s+/g, ' ')})`;
+  return `${v.path}: ${what} NOT OK${reason}`;
+}
+
+async function run(ctx: CommandContext): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...ctx.argv],
+      options: {
+        keyring: { type: 'string', multiple: true },
+        nogpgcheck: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (error) {
+    ctx.stderr.write(`tmpl verify: ${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (parsed.values.help === true) {
+    ctx.stdout.write(USAGE);
+    return 0;
+  }
+  if (parsed.positionals.length === 0) {
+    ctx.stderr.write(`tmpl verify: no package given\n\n${USAGE}`);
+    return 2;
+  }
+  const keys = await loadKeyring(parsed.values.keyring ?? []);
+  let failed = 0;
+  for (const path of parsed.positionals) {
+    const verdict = await verifyPackageFile(path, keys, { nogpgcheck: parsed.values.nogpgcheck === true });
+    if (!verdict.ok) failed++;
+    ctx.stdout.write(formatVerdict(verdict) + '\n');
+  }
+  return failed === 0 ? 0 : 1;
+}
+
+export const verifyCommand: Command = {
+  name: 'verify',
+  summary: 'check RPM package digests and signatures (like rpmkeys --checksig)',
+  run,
+};
