@@ -53,6 +53,9 @@ export interface RpmFileSpec {
   /** %ghost: listed in the header, absent from the payload. */
   readonly ghost?: boolean;
   readonly mtime?: number;
+  /** Owner names (FILEUSERNAME / FILEGROUPNAME); default root. */
+  readonly user?: string;
+  readonly group?: string;
 }
 
 export interface RpmPackageSpec {
@@ -452,11 +455,11 @@ function mainHeader(
       ),
       h.strings(
         Tag.FILEUSERNAME,
-        files.map(() => 'root'),
+        files.map((f) => f.spec.user ?? 'root'),
       ),
       h.strings(
         Tag.FILEGROUPNAME,
-        files.map(() => 'root'),
+        files.map((f) => f.spec.group ?? 'root'),
       ),
       h.int32(
         Tag.FILEVERIFYFLAGS,

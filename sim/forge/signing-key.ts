@@ -28,7 +28,11 @@ export interface GenerateSigningKeyOptions {
  * V4 signatures without openpgp.js's random salt notation: rpm's parser need not know the
  * notation, and signatures stay plain RFC 4880 packets.
  */
-const SIGN_CONFIG: Partial<openpgp.Config> = { nonDeterministicSignaturesViaNotation: false };
+const SIGN_CONFIG: Partial<openpgp.Config> = {
+  nonDeterministicSignaturesViaNotation: false,
+  // The Qubes builder signs with --digest-algo=sha256.
+  preferredHashAlgorithm: openpgp.enums.hash.sha256,
+};
 
 export async function generateSigningKey(
   name: string,
@@ -39,7 +43,7 @@ export async function generateSigningKey(
     userIDs: [{ name, email }],
     subkeys: [],
     format: 'object' as const,
-    config: { v6Keys: false },
+    config: { v6Keys: false, preferredHashAlgorithm: openpgp.enums.hash.sha256 },
     ...(options.date ? { date: options.date } : {}),
   };
   const { privateKey } =
