@@ -32,7 +32,8 @@ function parseKeyValueLines(reply: Buffer): Record<string, string> {
   for (const line of text(reply).split('\n')) {
     if (line === '') continue;
     const eq = line.indexOf('=');
-    if (eq <= 0) throw new OrchestratorError('qubes.communication', `malformed key=value line from qubesd: '${line}'`);
+    if (eq <= 0)
+      throw new OrchestratorError('qubes.communication', `malformed key=value line from qubesd: '${line}'`);
     result[line.slice(0, eq)] = line.slice(eq + 1);
   }
   return result;
@@ -46,7 +47,9 @@ export class AdminClient {
       dest,
       method,
       ...(arg !== undefined ? { arg } : {}),
-      ...(payload !== undefined ? { payload: typeof payload === 'string' ? encoder.encode(payload) : payload } : {}),
+      ...(payload !== undefined
+        ? { payload: typeof payload === 'string' ? encoder.encode(payload) : payload }
+        : {}),
     });
   }
 
@@ -56,7 +59,9 @@ export class AdminClient {
     for (const line of reply.split('\n')) {
       if (line === '') continue;
       const [name, ...fields] = line.split(' ');
-      const props = Object.fromEntries(fields.map((f) => [f.slice(0, f.indexOf('=')), f.slice(f.indexOf('=') + 1)]));
+      const props = Object.fromEntries(
+        fields.map((f) => [f.slice(0, f.indexOf('=')), f.slice(f.indexOf('=') + 1)]),
+      );
       if (!name || !props.class || !props.state) {
         throw new OrchestratorError('qubes.communication', `malformed admin.vm.List line: '${line}'`);
       }
@@ -130,7 +135,12 @@ export class AdminClient {
 
   async createTemplate(name: string, label: string, pool?: string): Promise<void> {
     if (pool !== undefined) {
-      await this.call('dom0', 'admin.vm.CreateInPool.TemplateVM', undefined, `name=${name} label=${label} pool=${pool}`);
+      await this.call(
+        'dom0',
+        'admin.vm.CreateInPool.TemplateVM',
+        undefined,
+        `name=${name} label=${label} pool=${pool}`,
+      );
     } else {
       await this.call('dom0', 'admin.vm.Create.TemplateVM', undefined, `name=${name} label=${label}`);
     }
@@ -185,13 +195,22 @@ export class AdminClient {
    * temporary volume and swaps it in only when exactly SIZE bytes arrived; if `data` throws,
    * the import is cut short, Qubes discards the temporary volume, and the error is rethrown.
    */
-  async importWithSize(vm: string, volume: string, size: number, data: AsyncIterable<Uint8Array>): Promise<void> {
-    if (!Number.isSafeInteger(size) || size < 0) throw new OrchestratorError('usage', `invalid import size ${size}`);
+  async importWithSize(
+    vm: string,
+    volume: string,
+    size: number,
+    data: AsyncIterable<Uint8Array>,
+  ): Promise<void> {
+    if (!Number.isSafeInteger(size) || size < 0)
+      throw new OrchestratorError('usage', `invalid import size ${size}`);
     const payload = (async function* () {
       yield encoder.encode(`${size}\n`);
       yield* data;
     })();
-    await this.transport.callStream({ dest: vm, method: 'admin.vm.volume.ImportWithSize', arg: volume }, payload);
+    await this.transport.callStream(
+      { dest: vm, method: 'admin.vm.volume.ImportWithSize', arg: volume },
+      payload,
+    );
   }
 }
 

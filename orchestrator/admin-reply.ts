@@ -32,7 +32,10 @@ export function parseAdminReply(reply: Uint8Array, what: string): Buffer {
 }
 
 function throwQubes(type: string, message: string): never {
-  throw new QubesApiError(/^[A-Za-z][A-Za-z0-9_]{0,80}$/.test(type) ? type : 'QubesException', sanitize(message));
+  throw new QubesApiError(
+    /^[A-Za-z][A-Za-z0-9_]{0,80}$/.test(type) ? type : 'QubesException',
+    sanitize(message),
+  );
 }
 
 /** Messages reach a terminal: keep printable characters only. */

@@ -29,7 +29,10 @@ export interface AdminTransport {
    * early so the service sees too few bytes and fails (Qubes then keeps the old volume); the
    * payload's error is rethrown after the service has answered.
    */
-  callStream(call: Omit<AdminCall, 'payload'>, payload: AsyncIterable<Uint8Array>): Promise<Buffer>;
+  callStream(
+    call: Omit<AdminCall, 'payload'>,
+    payload: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  ): Promise<Buffer>;
 }
 
 function describe(call: Omit<AdminCall, 'payload'>): string {
@@ -51,7 +54,10 @@ async function readAll(stream: NodeJS.ReadableStream, what: string): Promise<Buf
     const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     total += buffer.length;
     if (total > MAX_ADMIN_REPLY_BYTES) {
-      throw new OrchestratorError('qubes.communication', `${what}: reply larger than ${MAX_ADMIN_REPLY_BYTES} bytes`);
+      throw new OrchestratorError(
+        'qubes.communication',
+        `${what}: reply larger than ${MAX_ADMIN_REPLY_BYTES} bytes`,
+      );
     }
     chunks.push(buffer);
   }
@@ -59,7 +65,10 @@ async function readAll(stream: NodeJS.ReadableStream, what: string): Promise<Buf
 }
 
 /** Writes `payload` to `stdin` honouring backpressure; returns the payload's error, if any. */
-async function pump(payload: AsyncIterable<Uint8Array>, stdin: NodeJS.WritableStream): Promise<unknown> {
+async function pump(
+  payload: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  stdin: NodeJS.WritableStream,
+): Promise<unknown> {
   let failure: unknown;
   try {
     for await (const chunk of payload) {
@@ -82,7 +91,10 @@ export class SocketTransport implements AdminTransport {
     const header = Buffer.from(`${call.method}+${call.arg ?? ''} dom0 name ${call.dest}\0`, 'ascii');
     const payload = call.payload ?? new Uint8Array();
     if (header.length + payload.length > MAX_ADMIN_REQUEST_BYTES) {
-      throw new OrchestratorError('qubes.communication', `${describe(call)}: request over ${MAX_ADMIN_REQUEST_BYTES} bytes`);
+      throw new OrchestratorError(
+        'qubes.communication',
+        `${describe(call)}: request over ${MAX_ADMIN_REQUEST_BYTES} bytes`,
+      );
     }
     const socket = net.createConnection(this.env.qubesdSocket);
     try {
@@ -99,7 +111,10 @@ export class SocketTransport implements AdminTransport {
     return parseAdminReply(reply, describe(call));
   }
 
-  async callStream(call: Omit<AdminCall, 'payload'>, payload: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  async callStream(
+    call: Omit<AdminCall, 'payload'>,
+    payload: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  ): Promise<Buffer> {
     checkName(call.method, 'method');
     checkName(call.arg ?? '', 'argument');
     checkName(call.dest, 'destination');
@@ -117,15 +132,13 @@ export class QrexecTransport implements AdminTransport {
 
   async call(call: AdminCall): Promise<Buffer> {
     const payload = call.payload;
-    return this.callStream(
-      call,
-      (async function* () {
-        if (payload && payload.length > 0) yield payload;
-      })(),
-    );
+    return this.callStream(call, payload && payload.length > 0 ? [payload] : []);
   }
 
-  async callStream(call: Omit<AdminCall, 'payload'>, payload: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  async callStream(
+    call: Omit<AdminCall, 'payload'>,
+    payload: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  ): Promise<Buffer> {
     checkName(call.method, 'method');
     checkName(call.arg ?? '', 'argument');
     checkName(call.dest, 'destination');
@@ -137,17 +150,23 @@ export class QrexecTransport implements AdminTransport {
 
 async function runChild(
   child: ReturnType<typeof spawn>,
-  payload: AsyncIterable<Uint8Array>,
+  payload: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   what: string,
   program: string,
 ): Promise<Buffer> {
   const spawned = new Promise<void>((resolve, reject) => {
     child.once('spawn', resolve);
     child.once('error', (error) =>
-      reject(new OrchestratorError('qubes.communication', `cannot run ${program}: ${error.message}`, { cause: error })),
+      reject(
+        new OrchestratorError('qubes.communication', `cannot run ${program}: ${error.message}`, {
+          cause: error,
+        }),
+      ),
     );
   });
-  const exited = new Promise<number>((resolve) => child.once('close', (code, signal) => resolve(code ?? (signal ? 128 : 1))));
+  const exited = new Promise<number>((resolve) =>
+    child.once('close', (code, signal) => resolve(code ?? (signal ? 128 : 1))),
+  );
   await spawned;
   child.stdin!.on('error', () => {
     // EPIPE when the service exits early; its exit code and reply tell what happened.
@@ -155,13 +174,17 @@ async function runChild(
   const stderr = readAll(child.stderr!, what).catch(() => Buffer.alloc(0));
   const [failure, reply] = await Promise.all([pump(payload, child.stdin!), readAll(child.stdout!, what)]);
   const status = await exited;
-  if (failure !== undefined) throw failure;
+  if (failure !== undefined)
+    throw failure instanceof Error ? failure : new Error('payload failed', { cause: failure });
   if (status === 126) {
     throw new OrchestratorError('qrexec.refused', `${what}: refused by qrexec policy`);
   }
   if (status !== 0 && reply.length === 0) {
     const detail = sanitize((await stderr).toString('utf8').trim());
-    throw new OrchestratorError('qrexec.failed', `${what}: service call failed (exit ${status})${detail ? ': ' + detail : ''}`);
+    throw new OrchestratorError(
+      'qrexec.failed',
+      `${what}: service call failed (exit ${status})${detail ? ': ' + detail : ''}`,
+    );
   }
   return parseAdminReply(reply, what);
 }

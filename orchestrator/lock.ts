@@ -31,13 +31,25 @@ export async function acquireLock(lockPath: string): Promise<HeldLock> {
   mkdirSync(path.dirname(lockPath), { recursive: true });
   const child = spawn(
     'flock',
-    ['--nonblock', '--conflict-exit-code', String(CONFLICT_EXIT), lockPath, 'sh', '-c', 'echo locked; exec cat >/dev/null'],
+    [
+      '--nonblock',
+      '--conflict-exit-code',
+      String(CONFLICT_EXIT),
+      lockPath,
+      'sh',
+      '-c',
+      'echo locked; exec cat >/dev/null',
+    ],
     { stdio: ['pipe', 'pipe', 'pipe'] },
   );
   const exited = new Promise<number>((resolve) => child.once('close', (code) => resolve(code ?? 1)));
   const locked = await new Promise<boolean>((resolve, reject) => {
     child.once('error', (error) =>
-      reject(new OrchestratorError('lock.held', `cannot run flock(1) for ${lockPath}: ${error.message}`, { cause: error })),
+      reject(
+        new OrchestratorError('lock.held', `cannot run flock(1) for ${lockPath}: ${error.message}`, {
+          cause: error,
+        }),
+      ),
     );
     child.stdout.once('data', () => resolve(true));
     void exited.then(() => resolve(false));
