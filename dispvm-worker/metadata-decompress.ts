@@ -75,25 +75,27 @@ export async function decompressMetadata(
   }
   const chunks: Buffer[] = [];
   let total = 0;
+  // Set before the consumer throws: tearing the pipeline down can make the codec report an
+  // error of its own first, and the limit is the real reason.
+  let limitError: ParseError | undefined;
+  const source = Readable.from([Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)]);
   try {
-    await pipeline(
-      Readable.from([Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)]),
-      createDecompressor(kind),
-      async (source: AsyncIterable<Buffer>) => {
-        for await (const chunk of source) {
-          total += chunk.length;
-          if (total > maxBytes) {
-            throw new ParseError(
-              `${prefix}.too-large`,
-              `decompressed data larger than ${maxBytes} bytes`,
-              maxBytes,
-            );
-          }
-          chunks.push(chunk);
+    await pipeline(source, createDecompressor(kind), async (output: AsyncIterable<Buffer>) => {
+      for await (const chunk of output) {
+        total += chunk.length;
+        if (total > maxBytes) {
+          limitError = new ParseError(
+            `${prefix}.too-large`,
+            `decompressed data larger than ${maxBytes} bytes`,
+            maxBytes,
+          );
+          throw limitError;
         }
-      },
-    );
+        chunks.push(chunk);
+      }
+    });
   } catch (cause) {
+    if (limitError !== undefined) throw limitError;
     if (cause instanceof ParseError) throw cause;
     throw new ParseError(`${prefix}.decompress`, `corrupt or truncated ${kind} data`, total, { cause });
   }
