@@ -1,4 +1,6 @@
 import type { SimCommand } from './types.ts';
+import { downCommand } from './down.ts';
+import { upCommand } from './up.ts';
 
 /** Every subcommand of `tmpl-sim`; each lives in its own file in this folder. */
-export const simCommands: readonly SimCommand[] = [];
+export const simCommands: readonly SimCommand[] = [upCommand, downCommand];
