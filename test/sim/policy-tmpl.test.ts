@@ -1,0 +1,125 @@
+/** qrexec-policy/30-tmpl.policy with the simulator's base policy: what a tmpl-manager may do. */
+import path from 'node:path';
+import { describe, expect, test } from 'vitest';
+import {
+  AccessDenied,
+  evaluatePolicy,
+  loadPolicyDirs,
+  type SystemInfo,
+  type VmInfo,
+} from '../../sim/qrexec/index.ts';
+
+const REPO = path.resolve(import.meta.dirname, '../..');
+const rules = loadPolicyDirs([path.join(REPO, 'qrexec-policy'), path.join(REPO, 'sim/qrexec/base-policy')]);
+
+function vm(name: string, type: string, extra: Partial<VmInfo> = {}): [string, VmInfo] {
+  return [
+    name,
+    {
+      name,
+      type,
+      tags: [],
+      defaultDispvm: null,
+      templateForDispvms: false,
+      powerState: 'Halted',
+      template: null,
+      ...extra,
+    },
+  ];
+}
+const info: SystemInfo = {
+  domains: new Map([
+    vm('dom0', 'AdminVM', { powerState: 'Running' }),
+    vm('debian-12', 'TemplateVM'),
+    vm('mgmt', 'AppVM', { tags: ['tmpl-manager'], defaultDispvm: 'default-dvm', template: 'debian-12' }),
+    vm('work', 'AppVM', { defaultDispvm: 'default-dvm', template: 'debian-12' }),
+    vm('default-dvm', 'AppVM', { templateForDispvms: true, template: 'debian-12' }),
+    vm('worker-dvm', 'AppVM', { templateForDispvms: true, tags: ['tmpl-worker'], template: 'debian-12' }),
+    vm('disp1', 'DispVM', { template: 'default-dvm' }),
+  ]),
+};
+
+function decide(call: string, source: string, target: string): string {
+  const plus = call.indexOf('+');
+  const [service, argument] = plus < 0 ? [call, '+'] : [call.slice(0, plus), call.slice(plus)];
+  try {
+    return evaluatePolicy(rules, { service, argument, source, target }, info).target;
+  } catch (error) {
+    expect(error).toBeInstanceOf(AccessDenied);
+    return 'DENY';
+  }
+}
+
+describe('30-tmpl.policy', () => {
+  test('a tmpl-manager runs the Admin API calls tmpl needs, redirected to dom0', () => {
+    const allowed: [string, string][] = [
+      ['admin.vm.List', 'dom0'],
+      ['admin.vm.List', 'debian-12'],
+      ['admin.property.Get+default_pool', 'dom0'],
+      ['admin.pool.Info+varlibqubes', 'dom0'],
+      ['admin.label.List', 'dom0'],
+      ['admin.vm.Create.TemplateVM', 'dom0'],
+      ['admin.vm.CreateInPool.TemplateVM', '@adminvm'],
+      ['admin.vm.property.Get+netvm', 'debian-12'],
+      ['admin.vm.property.Set+netvm', 'debian-12'],
+      ['admin.vm.property.Reset+netvm', 'debian-12'],
+      ['admin.vm.feature.Set+template-name', 'debian-12'],
+      ['admin.vm.feature.List', 'debian-12'],
+      ['admin.vm.volume.Info+root', 'debian-12'],
+      ['admin.vm.volume.Info+private', 'debian-12'],
+      ['admin.vm.volume.ImportWithSize+root', 'debian-12'],
+      ['admin.vm.volume.Clear+private', 'debian-12'],
+      ['admin.vm.Remove', 'debian-12'],
+      ['admin.vm.Start', 'debian-12'],
+      ['admin.vm.Shutdown', 'debian-12'],
+      ['admin.vm.Kill', 'debian-12'],
+    ];
+    for (const [call, target] of allowed)
+      expect([call, target, decide(call, 'mgmt', target)]).toEqual([call, target, 'dom0']);
+    expect(decide('qubes.PostInstall', 'mgmt', 'debian-12')).toBe('debian-12');
+  });
+
+  test('only where needed: not on AppVMs, not other volumes, not other methods', () => {
+    const refused: [string, string][] = [
+      ['admin.vm.property.Set+netvm', 'work'],
+      ['admin.vm.feature.Set+x', 'work'],
+      ['admin.vm.Remove', 'work'],
+      ['admin.vm.Start', 'work'],
+      ['admin.vm.volume.ImportWithSize+private', 'debian-12'],
+      ['admin.vm.volume.Import+root', 'debian-12'],
+      ['admin.vm.volume.Clear+root', 'debian-12'],
+      ['admin.vm.Create.AppVM', 'dom0'],
+      ['admin.vm.CreateDisposable', 'dom0'],
+      ['admin.vm.tag.Set+x', 'debian-12'],
+      ['admin.vm.Console', 'debian-12'],
+      ['admin.vm.property.Set+default_dispvm', 'dom0'],
+      ['admin.property.Set+default_template', 'dom0'],
+      ['qubes.PostInstall', 'work'],
+    ];
+    for (const [call, target] of refused)
+      expect([call, target, decide(call, 'mgmt', target)]).toEqual([call, target, 'DENY']);
+  });
+
+  test('untagged qubes and disposables get nothing', () => {
+    expect(decide('admin.vm.List', 'work', 'dom0')).toBe('DENY');
+    expect(decide('admin.vm.volume.ImportWithSize+root', 'work', 'debian-12')).toBe('DENY');
+    expect(decide('admin.vm.List', 'disp1', 'dom0')).toBe('DENY');
+    expect(decide('tmpl.Worker', 'work', '@dispvm')).toBe('DENY');
+    expect(decide('tmpl.Worker', 'disp1', '@dispvm')).toBe('DENY');
+  });
+
+  test('tmpl.Worker only in a new disposable', () => {
+    expect(decide('tmpl.Worker', 'mgmt', '@dispvm')).toBe('@dispvm:default-dvm');
+    expect(decide('tmpl.Worker+x', 'mgmt', '@dispvm:worker-dvm')).toBe('@dispvm:worker-dvm');
+    expect(decide('tmpl.Worker', 'mgmt', '@dispvm:default-dvm')).toBe('DENY');
+    expect(decide('tmpl.Worker', 'mgmt', 'default-dvm')).toBe('DENY');
+    expect(decide('tmpl.Worker', 'mgmt', 'work')).toBe('DENY');
+    expect(decide('tmpl.Worker', 'mgmt', 'dom0')).toBe('DENY');
+    expect(decide('tmpl.Worker', 'mgmt', '')).toBe('DENY');
+  });
+
+  test('base policy: any qube may report features after qubes.PostInstall', () => {
+    expect(decide('qubes.FeaturesRequest', 'debian-12', 'dom0')).toBe('dom0');
+    expect(decide('qubes.FeaturesRequest', 'debian-12', 'work')).toBe('DENY');
+  });
+});
