@@ -86,11 +86,15 @@ export async function* readFiles(paths: readonly string[], chunkSize?: number): 
   }
 }
 
+/** `bytes` in chunks of `chunkSize`, each arriving in its own turn as from a stream. */
 export async function* fromBytes(
   bytes: Uint8Array,
   chunkSize = bytes.length || 1,
 ): AsyncGenerator<Uint8Array> {
-  for (let at = 0; at < bytes.length; at += chunkSize) yield bytes.subarray(at, at + chunkSize);
+  for (let at = 0; at < bytes.length; at += chunkSize) {
+    await Promise.resolve();
+    yield bytes.subarray(at, at + chunkSize);
+  }
 }
 
 export async function collect(stream: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
