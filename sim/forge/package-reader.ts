@@ -132,10 +132,10 @@ export function tagString(h: ParsedHeader, tag: number): string | undefined {
 export function tagStrings(h: ParsedHeader, tag: number): string[] {
   const v = h.tags.get(tag);
   if (typeof v === 'string') return [v];
-  return Array.isArray(v) && v.every((x) => typeof x === 'string') ? (v as string[]) : [];
+  return Array.isArray(v) && v.every((x) => typeof x === 'string') ? v : [];
 }
 
 export function tagNumbers(h: ParsedHeader, tag: number): number[] {
   const v = h.tags.get(tag);
-  return Array.isArray(v) && v.every((x) => typeof x === 'number') ? (v as number[]) : [];
+  return Array.isArray(v) && v.every((x) => typeof x === 'number') ? v : [];
 }

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { compress as zstdCompress } from 'zstd-napi';
 import { readPackage, tagNumbers, tagString, tagStrings, type PackageSummary } from './package-reader.ts';
-import { Sense, SigTag, Tag } from './rpm-tags.ts';
+import { FileFlag, Sense, SigTag, Tag } from './rpm-tags.ts';
 import { signDetachedArmored, type SigningKey } from './signing-key.ts';
 
 export type MetadataCompression = 'gz' | 'xz' | 'zst' | 'none';
@@ -79,13 +79,20 @@ function dependencyEntry(name: string, flags: number, evr: string): string {
   return `<rpm:entry name="${xml(name)}" flags="${flagName}" ${attrs.join(' ')}/>`;
 }
 
+type ListedFileType = 'file' | 'dir' | 'ghost';
+
+function fileType(flags: number, mode: number): ListedFileType {
+  if (flags & FileFlag.GHOST) return 'ghost';
+  return (mode & 0o170000) === 0o040000 ? 'dir' : 'file';
+}
+
 interface PackageMeta {
   readonly pkg: PackageSummary;
   readonly href: string;
   readonly name: string;
   readonly arch: string;
   readonly versionXml: string;
-  readonly files: { path: string; type: 'file' | 'dir' | 'ghost' }[];
+  readonly files: { path: string; type: ListedFileType }[];
 }
 
 function describe(pkg: PackageSummary, href: string): PackageMeta {
@@ -98,8 +105,7 @@ function describe(pkg: PackageSummary, href: string): PackageMeta {
   const flags = tagNumbers(h, Tag.FILEFLAGS);
   const files = tagStrings(h, Tag.BASENAMES).map((base, i) => ({
     path: `${dirnames[dirIndexes[i] ?? 0] ?? ''}${base}`,
-    type: ((flags[i] ?? 0) & 0x40 ? 'ghost' : ((modes[i] ?? 0) & 0o170000) === 0o040000 ? 'dir' : 'file') as
-      'file' | 'dir' | 'ghost',
+    type: fileType(flags[i] ?? 0, modes[i] ?? 0),
   }));
   return {
     pkg,
