@@ -1,13 +1,8 @@
 #!/usr/bin/env node
 // The simulator's qrexec-client-vm: `qrexec-client-vm TARGET SERVICE[+ARG]`, the calling VM is
 // $TMPL_SIM_SOURCE_VM (default mgmt). Exit status: the service's, 126 refused, 125 other failure.
-import { register } from 'tsx/esm/api';
+import { qrexecClientVmMain } from './qrexec-client-lib.mjs';
 
-register();
-const { qrexecClientVmMain } = await import('../qrexec/client-cli.ts');
-const status = await qrexecClientVmMain(process.argv.slice(2), process.env, {
-  stdin: process.stdin,
-  stdout: process.stdout,
-  stderr: process.stderr,
-});
+const streams = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr };
+const status = await qrexecClientVmMain(process.argv.slice(2), process.env, streams);
 process.stdout.write('', () => process.exit(status));
