@@ -1,1 +1,16 @@
-export {};
+export {
+  DEFAULT_REPO_FILES_GLOB,
+  expandRepoFilePaths,
+  loadRepoConfig,
+  parseRepoFile,
+  substituteVariables,
+  type RepoDefinition,
+  type RepoVariables,
+} from './repo-config.ts';
+export {
+  applyRepoOperations,
+  enabledRepos,
+  type RepoOperation,
+  type RepoOperationKind,
+  type RepoSelection,
+} from './repo-selection.ts';
