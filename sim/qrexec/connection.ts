@@ -103,14 +103,14 @@ export class ClientConnection {
       if (endpoint.stdin.writableEnded || endpoint.stdin.destroyed) continue;
       if (!endpoint.stdin.write(frame.payload)) {
         this.blocked = true;
-        endpoint.stdin.once('drain', () => {
+        const unblock = (): void => {
+          endpoint.stdin.off('drain', unblock);
+          endpoint.stdin.off('close', unblock);
           this.blocked = false;
           this.pump();
-        });
-        endpoint.stdin.once('close', () => {
-          this.blocked = false;
-          this.pump();
-        });
+        };
+        endpoint.stdin.on('drain', unblock);
+        endpoint.stdin.on('close', unblock);
         break;
       }
     }

@@ -52,6 +52,7 @@ export interface RunResult {
   readonly status: number | null;
   readonly stdout: Buffer;
   readonly stderr: string;
+  readonly stderrBytes: Buffer;
 }
 
 /** Runs a client executable with `input` on stdin. */
@@ -74,7 +75,12 @@ export function runClient(
     child.stdin.on('error', () => undefined);
     child.stdin.end(input);
     child.on('close', (status) =>
-      resolve({ status, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8') }),
+      resolve({
+        status,
+        stdout: Buffer.concat(out),
+        stderr: Buffer.concat(err).toString('utf8'),
+        stderrBytes: Buffer.concat(err),
+      }),
     );
   });
 }
