@@ -281,7 +281,8 @@ export function parseHeader(bytes: Uint8Array, base: number, kind: HeaderKind): 
   const readEntry = (i: number) => {
     const p = HEADER_PREAMBLE_SIZE + i * HEADER_INDEX_ENTRY_SIZE;
     return {
-      tag: view.getUint32(p),
+      // rpm_tag_t is signed: a tag with the top bit set is negative and fails the >= 100 check.
+      tag: view.getInt32(p),
       type: view.getUint32(p + 4),
       offset: view.getInt32(p + 8),
       count: view.getUint32(p + 12),

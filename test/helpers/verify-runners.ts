@@ -1,0 +1,73 @@
+/**
+ * Runs the two verifiers side by side on many files: the real `tmpl verify` CLI (one process for
+ * all files) and `rpmkeys --checksig` exactly as qvm-template runs it (package on stdin,
+ * _pkgverify_level all, _pkgverify_flags 0), with the keys imported once into a throwaway rpmdb.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export interface Verdict {
+  ok: boolean;
+  line: string;
+  /** The code in `NOT OK (<code>: ...)`, if any. */
+  code?: string;
+}
+
+export async function tmplVerify(
+  files: readonly string[],
+  keyPaths: readonly string[],
+  extra: readonly string[] = [],
+): Promise<{ exitCode: number; verdicts: Map<string, Verdict> }> {
+  const args = ['bin/tmpl.mjs', 'verify', ...keyPaths.flatMap((k) => ['--keyring', k]), ...extra, ...files];
+  const r = await execa('node', args, { cwd: REPO_ROOT, reject: false });
+  const verdicts = new Map<string, Verdict>();
+  for (const line of r.stdout.split('\n')) {
+    const file = files.find((f) => line.startsWith(`${f}: `));
+    if (file === undefined) continue;
+    const ok = /: digests( signatures)? OK$/.test(line);
+    const code = /NOT OK \(([a-z0-9.-]+):/.exec(line)?.[1];
+    verdicts.set(file, { ok, line, ...(code === undefined ? {} : { code }) });
+  }
+  if (verdicts.size !== files.length) {
+    throw new Error(
+      `tmpl verify printed ${verdicts.size} verdicts for ${files.length} files:\n${r.stdout}\n${r.stderr}`,
+    );
+  }
+  return { exitCode: r.exitCode ?? -1, verdicts };
+}
+
+export async function rpmkeysVerify(
+  files: readonly string[],
+  keyPaths: readonly string[],
+  concurrency = 2,
+): Promise<Map<string, { ok: boolean; output: string }>> {
+  const db = await mkdtemp(path.join(tmpdir(), 'tmpl-rpmdb-'));
+  const env = { LC_ALL: 'C', HOME: db };
+  const common = [`--dbpath=${db}`, '--define', `_tmppath ${db}`];
+  try {
+    for (const k of keyPaths) await execa('rpmkeys', [...common, '--import', k], { env });
+    const out = new Map<string, { ok: boolean; output: string }>();
+    let next = 0;
+    const worker = async () => {
+      while (next < files.length) {
+        const file = files[next++]!;
+        const r = await execa(
+          'rpmkeys',
+          [...common, '--define=_pkgverify_level all', '--define=_pkgverify_flags 0x0', '--checksig', '-'],
+          { env, inputFile: file, reject: false, all: true },
+        );
+        const output = r.all ?? '';
+        out.set(file, { ok: r.exitCode === 0 && output.trim() === '-: digests signatures OK', output });
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
+    return out;
+  } finally {
+    await rm(db, { recursive: true, force: true });
+  }
+}
