@@ -1,0 +1,134 @@
+/** Disposables: created for a call, killed and removed when it ends, however it ends. */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import {
+  CLIENT_VM,
+  runClient,
+  startSim,
+  writePolicy,
+  writeServiceTable,
+  type Sim,
+} from './qrexec-helpers.ts';
+
+let sim: Sim;
+let fixtures: string;
+const env = (): Record<string, string> => ({ TMPL_SIM_DIR: sim.dir });
+
+const SERVICE = `
+import { spawn } from 'node:child_process';
+const mode = process.argv[2] ?? '';
+process.stdout.write(process.env.TMPL_SIM_VM_NAME + '\\n');
+if (mode === 'crash') process.kill(process.pid, 'SIGKILL');
+if (mode.startsWith('hang')) {
+  // a grandchild too: the whole sandbox must go when the call ends
+  spawn('sleep', ['3600.' + mode.slice(4)], { stdio: 'ignore' });
+  process.stdout.write('ready\\n');
+  setInterval(() => {}, 1000);
+} else {
+  process.stdin.resume();
+  process.stdin.on('end', () => process.exit(0));
+}
+`;
+
+async function dispvms(): Promise<string[]> {
+  const list = await sim.call('admin.vm.List', 'dom0');
+  return list
+    .split('\n')
+    .filter((line) => line.includes('class=DispVM'))
+    .map((line) => line.split(' ')[0]!);
+}
+
+async function waitFor(
+  predicate: () => Promise<boolean> | boolean,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+function processesWith(marker: string): number[] {
+  const found: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${entry}/cmdline`, 'latin1').includes(marker)) found.push(Number(entry));
+    } catch {
+      // gone
+    }
+  }
+  return found;
+}
+
+beforeAll(async () => {
+  sim = await startSim();
+  fixtures = fs.mkdtempSync(path.join(os.tmpdir(), 'qrx-disp-'));
+  fs.writeFileSync(path.join(fixtures, 'svc.mjs'), SERVICE);
+  writeServiceTable(sim.dir, {
+    'debian-12-xfce': {
+      'test.Disp': { argv: ['node', path.join(fixtures, 'svc.mjs')], readOnlyBinds: [fixtures] },
+    },
+  });
+  writePolicy(
+    sim.dir,
+    '10-test.policy',
+    'test.Disp * mgmt @dispvm allow\ntest.Disp * mgmt @dispvm:default-dvm allow\n',
+  );
+});
+
+afterAll(async () => {
+  await sim?.close();
+  fs.rmSync(fixtures, { recursive: true, force: true });
+});
+
+test('a call to @dispvm runs in a new disposable of default_dispvm, removed after the call', async () => {
+  expect(await dispvms()).toEqual([]);
+  const first = await runClient(CLIENT_VM, ['@dispvm', 'test.Disp'], env());
+  const second = await runClient(CLIENT_VM, ['@dispvm:default-dvm', 'test.Disp'], env());
+  expect([first.status, second.status]).toEqual([0, 0]);
+  const [a, b] = [first.stdout.toString().trim(), second.stdout.toString().trim()];
+  expect(a).toMatch(/^disp\d+$/);
+  expect(b).toMatch(/^disp\d+$/);
+  expect(a).not.toBe(b);
+  await waitFor(
+    async () => (await dispvms()).length === 0 && sim.qrexec.activeDisposables().length === 0,
+    'clean-up',
+  );
+});
+
+test('the disposable is removed when the service crashes', async () => {
+  const result = await runClient(CLIENT_VM, ['@dispvm', 'test.Disp+crash'], env());
+  expect(result.status).toBe(137);
+  expect(result.stdout.toString()).toMatch(/^disp\d+\n$/);
+  await waitFor(
+    async () => (await dispvms()).length === 0 && sim.qrexec.activeDisposables().length === 0,
+    'clean-up',
+  );
+});
+
+test('the disposable and everything in it go when the caller is killed with SIGKILL', async () => {
+  const marker = String(process.pid) + String(Date.now() % 100000);
+  const child = spawn(process.execPath, [CLIENT_VM, '@dispvm', `test.Disp+hang${marker}`], {
+    env: { ...process.env, ...env() },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  await waitFor(() => out.includes('ready\n'), 'the service to start');
+  const name = out.split('\n')[0]!;
+  expect(await dispvms()).toEqual([name]);
+  expect(processesWith(`3600.${marker}`).length).toBe(1);
+
+  child.kill('SIGKILL');
+  await waitFor(
+    async () => (await dispvms()).length === 0 && sim.qrexec.activeDisposables().length === 0,
+    'clean-up',
+  );
+  await waitFor(() => processesWith(`3600.${marker}`).length === 0, 'the sandbox to die');
+});
