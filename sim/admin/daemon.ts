@@ -5,7 +5,6 @@
  */
 import { promises as fs } from 'node:fs';
 import net from 'node:net';
-import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import { dispatch, type MethodSpec, type MethodTable, type PowerHooks } from './api.ts';
 import { QubesApiError } from './errors.ts';
@@ -14,6 +13,7 @@ import { PROPERTY_METHODS } from './methods-props.ts';
 import { VM_METHODS } from './methods-vm.ts';
 import { INTERNAL_METHODS, VOLUME_METHODS } from './methods-volume.ts';
 import { QubesModel } from './model.ts';
+import { defaultInternalSocketPath } from './paths.ts';
 import { loadState, saveState } from './state.ts';
 
 export interface AdminDaemonOptions {
@@ -33,10 +33,6 @@ export interface AdminDaemon {
   /** The live model, for in-process observers (the qrexec layer). Read-only by convention. */
   readonly model: QubesModel;
   close(): Promise<void>;
-}
-
-export function defaultInternalSocketPath(socketPath: string): string {
-  return path.join(path.dirname(socketPath), 'qubesd.internal.sock');
 }
 
 function table(entries: ReadonlyArray<readonly [string, MethodSpec, string?]>): MethodTable {

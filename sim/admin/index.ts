@@ -1,5 +1,7 @@
 /** The simulated qubesd: Admin API daemon, its state, and the seed installation. */
-export { startAdminDaemon, defaultInternalSocketPath } from './daemon.ts';
+export { startAdminDaemon } from './daemon.ts';
+export { defaultInternalSocketPath } from './paths.ts';
+export { volumeImportMain } from './volume-import.ts';
 export type { AdminDaemon, AdminDaemonOptions } from './daemon.ts';
 export type { PowerHooks } from './api.ts';
 export { seedState, SEED_POOL_SIZES, SEED_KERNEL } from './seed.ts';

@@ -11,7 +11,7 @@
 import { promises as fs } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { defaultInternalSocketPath } from './daemon.ts';
+import { defaultInternalSocketPath } from './paths.ts';
 
 /** dd bs=128K */
 export const IMPORT_BLOCK_BYTES = 128 * 1024;
@@ -108,6 +108,23 @@ async function copySparse(reader: PullReader, file: string, size: number): Promi
 }
 
 export async function volumeImportMain(
+  argv: readonly string[],
+  scriptName: string,
+  env: NodeJS.ProcessEnv,
+  streams: ImportStreams,
+): Promise<number> {
+  try {
+    return await importVolume(argv, scriptName, env, streams);
+  } catch (error) {
+    // qubesd-query dies on an unreachable socket; the shell script exits with it.
+    streams.stderr.write(
+      `${path.basename(scriptName)}: ${error instanceof Error ? error.message : String(error)}\n`,
+    );
+    return 1;
+  }
+}
+
+async function importVolume(
   argv: readonly string[],
   scriptName: string,
   env: NodeJS.ProcessEnv,

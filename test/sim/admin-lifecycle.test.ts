@@ -1,0 +1,481 @@
+import { access, stat } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, ok, seededDaemon, type SeededDaemon } from './admin-raw-client.ts';
+
+let sim: SeededDaemon;
+let socket: string;
+beforeAll(async () => {
+  sim = await seededDaemon();
+  socket = sim.socket;
+});
+afterAll(async () => {
+  await sim.close();
+});
+
+const state = async (vm: string) =>
+  /state=(\w+)/.exec(await ok(socket, { method: 'admin.vm.List', dest: vm }))?.[1];
+const exists = (file: string) =>
+  access(file).then(
+    () => true,
+    () => false,
+  );
+const volumeInfo = async (vm: string, volume: string) =>
+  Object.fromEntries(
+    (await ok(socket, { method: 'admin.vm.volume.Info', dest: vm, arg: volume }))
+      .trimEnd()
+      .split('\n')
+      .map((line) => line.split(/=(.*)/s).slice(0, 2)),
+  ) as Record<string, string>;
+
+describe('admin.vm.Create', () => {
+  it('creates a template with sparse volumes and a created-by tag', async () => {
+    await ok(socket, { method: 'admin.vm.Create.TemplateVM', payload: 'name=tpl-a label=black' });
+    expect(await ok(socket, { method: 'admin.vm.List', dest: 'tpl-a' })).toMatch(
+      /^tpl-a class=TemplateVM state=Halted uuid=[0-9a-f-]{36}\n$/,
+    );
+    expect(await ok(socket, { method: 'admin.vm.volume.List', dest: 'tpl-a' })).toBe(
+      'root\nprivate\nvolatile\nkernel\n',
+    );
+    const root = await volumeInfo('tpl-a', 'root');
+    expect(Object.keys(root)).toEqual([
+      'pool',
+      'vid',
+      'size',
+      'usage',
+      'rw',
+      'source',
+      'path',
+      'save_on_stop',
+      'snap_on_start',
+      'revisions_to_keep',
+      'ephemeral',
+      'is_outdated',
+    ]);
+    expect(root).toMatchObject({
+      pool: 'varlibqubes',
+      vid: 'vm-templates/tpl-a/root',
+      size: String(10 * 2 ** 30),
+      rw: 'True',
+      source: '',
+      save_on_stop: 'True',
+      snap_on_start: 'False',
+    });
+    const st = await stat(root.path!);
+    expect(st.size).toBe(10 * 2 ** 30);
+    expect(st.blocks).toBe(0);
+    expect(await ok(socket, { method: 'admin.vm.tag.List', dest: 'tpl-a' })).toBe('created-by-dom0\n');
+  });
+
+  it('creates an AppVM on a template given as the argument, snapshotting its root', async () => {
+    await ok(socket, { method: 'admin.vm.Create.AppVM', arg: 'tpl-a', payload: 'name=app-a label=red' });
+    const root = await volumeInfo('app-a', 'root');
+    expect(root).toMatchObject({
+      snap_on_start: 'True',
+      save_on_stop: 'False',
+      source: 'vm-templates/tpl-a/root',
+    });
+    expect(root.path).toBe((await volumeInfo('tpl-a', 'root')).path);
+    expect(await ok(socket, { method: 'admin.vm.property.Get', dest: 'app-a', arg: 'template' })).toBe(
+      'default=False type=vm tpl-a',
+    );
+  });
+
+  it('places volumes in the pool CreateInPool names', async () => {
+    await ok(socket, {
+      method: 'admin.vm.CreateInPool.TemplateVM',
+      payload: 'name=tpl-p2 label=black pool=pool2',
+    });
+    expect((await volumeInfo('tpl-p2', 'root')).pool).toBe('pool2');
+    expect((await volumeInfo('tpl-p2', 'root')).path).toMatch(
+      /pools\/pool2\/vm-templates\/tpl-p2\/root\.img$/,
+    );
+    await ok(socket, {
+      method: 'admin.vm.CreateInPool.TemplateVM',
+      payload: 'name=tpl-mixed label=black pool:private=pool2',
+    });
+    expect((await volumeInfo('tpl-mixed', 'root')).pool).toBe('varlibqubes');
+    expect((await volumeInfo('tpl-mixed', 'private')).pool).toBe('pool2');
+    expect(
+      await call(socket, {
+        method: 'admin.vm.CreateInPool.TemplateVM',
+        payload: 'name=tpl-x label=black pool=nopool',
+      }),
+    ).toMatchObject({
+      type: 'QubesException',
+      message: 'Unknown storage pool nopool',
+    });
+    expect(
+      await call(socket, {
+        method: 'admin.vm.Create.TemplateVM',
+        payload: 'name=tpl-x label=black pool=pool2',
+      }),
+    ).toMatchObject({
+      type: 'ProtocolError',
+      message: "Pool option specified but 'allow_pool' is False",
+    });
+  });
+
+  it('enforces the name rules', async () => {
+    const cases: Array<[string, string]> = [
+      ['a'.repeat(32), 'VM name must be shorter than 32 characters'],
+      ['1abc', 'VM name cannot start with hyphen, underscore, dot or numbers'],
+      ['-abc', 'VM name cannot start with hyphen, underscore, dot or numbers'],
+      ['ab+c', 'VM name contains illegal characters'],
+      ['Domain-0', "VM name cannot be 'Domain-0'"],
+      ['none', "VM name cannot be 'none' nor 'default'"],
+      ['default', "VM name cannot be 'none' nor 'default'"],
+      ['stub-dm', 'VM name cannot end with -dm'],
+    ];
+    for (const [name, message] of cases) {
+      expect(
+        await call(socket, { method: 'admin.vm.Create.TemplateVM', payload: `name=${name} label=black` }),
+        name,
+      ).toMatchObject({ type: 'QubesValueError', message });
+    }
+    await ok(socket, { method: 'admin.vm.Create.TemplateVM', payload: `name=${'b'.repeat(31)} label=black` });
+  });
+
+  it('reports the other creation errors as Qubes does', async () => {
+    expect(
+      await call(socket, { method: 'admin.vm.Create.TemplateVM', payload: 'name=work label=black' }),
+    ).toMatchObject({ type: 'QubesVMAlreadyExistsError', message: 'Qube already exists: work' });
+    expect(
+      await call(socket, { method: 'admin.vm.Create.AppVM', arg: 'ghost', payload: 'name=n1 label=red' }),
+    ).toMatchObject({ type: 'QubesVMNotFoundError', message: "No such domain: 'ghost'" });
+    expect(
+      await call(socket, { method: 'admin.vm.Create.TemplateVM', payload: 'name=n1 label=mauve' }),
+    ).toMatchObject({ type: 'QubesLabelNotFoundError', message: 'Label does not exist: untrusted label' });
+    expect(await call(socket, { method: 'admin.vm.Create.TemplateVM', payload: 'name=n1' })).toMatchObject({
+      type: 'ProtocolError',
+      message: 'Creation requested without key: label',
+    });
+    expect(
+      await call(socket, {
+        method: 'admin.vm.Create.TemplateVM',
+        arg: 'tpl-a',
+        payload: 'name=n1 label=red',
+      }),
+    ).toMatchObject({ type: 'ProtocolError', message: 'TemplateVM cannot be based on template' });
+    expect(
+      await call(socket, { method: 'admin.vm.Create.TemplateVM', payload: 'name=n1 label=red name=n2' }),
+    ).toMatchObject({ type: 'ProtocolError', message: 'Options must be unique' });
+    expect(
+      await call(socket, { method: 'admin.vm.Create.TemplateVM', payload: 'name=n1 label=red color=blue' }),
+    ).toMatchObject({ type: 'ProtocolError', message: 'Options does not match: name, label, pool, pool:' });
+    expect(
+      await call(socket, { method: 'admin.vm.Create.AppVM', arg: 'work', payload: 'name=n1 label=red' }),
+    ).toMatchObject({ type: 'QubesPropertyValueError' });
+    expect(
+      await call(socket, { method: 'admin.vm.Create.Toaster', payload: 'name=n1 label=red' }),
+    ).toMatchObject({ type: 'ProtocolError', message: "no such method: 'admin.vm.Create.Toaster'" });
+    expect(await ok(socket, { method: 'admin.vm.List' })).not.toMatch(/^n1 /m);
+  });
+});
+
+describe('admin.vm.Remove', () => {
+  it('refuses dom0, qubes installed by rpm, running qubes and qubes in use', async () => {
+    expect(await call(socket, { method: 'admin.vm.Remove' })).toMatchObject({
+      type: 'QubesVMInUseError',
+      message: "'dom0' cannot be removed",
+    });
+    expect(await call(socket, { method: 'admin.vm.Remove', dest: 'fedora-41-xfce' })).toMatchObject({
+      type: 'QubesVMInUseError',
+      message: 'VM installed by package manager: fedora-41-xfce',
+    });
+    expect(await call(socket, { method: 'admin.vm.Remove', dest: 'tpl-a' })).toMatchObject({
+      type: 'QubesVMInUseError',
+      message: "Domain is in use: 'tpl-a';  see 'journalctl -u qubesd -e' in dom0 for details",
+    });
+    expect(await call(socket, { method: 'admin.vm.Remove', dest: 'sys-firewall' })).toMatchObject({
+      type: 'QubesVMInUseError',
+    });
+    await ok(socket, { method: 'admin.vm.Start', dest: 'app-a' });
+    expect(await call(socket, { method: 'admin.vm.Remove', dest: 'app-a' })).toMatchObject({
+      type: 'QubesVMNotHaltedError',
+      message: "Domain is not powered off: 'app-a'",
+    });
+    await ok(socket, { method: 'admin.vm.Kill', dest: 'app-a' });
+  });
+
+  it('removes a qube and its files once nothing refers to it', async () => {
+    const privatePath = (await volumeInfo('app-a', 'private')).path!;
+    const templateRoot = (await volumeInfo('tpl-a', 'root')).path!;
+    expect(await exists(privatePath)).toBe(true);
+    await ok(socket, { method: 'admin.vm.Remove', dest: 'app-a' });
+    expect(await exists(privatePath)).toBe(false);
+    expect(await exists(templateRoot)).toBe(true);
+    await ok(socket, { method: 'admin.vm.Remove', dest: 'tpl-a' });
+    expect(await exists(templateRoot)).toBe(false);
+    expect(await call(socket, { method: 'admin.vm.List', dest: 'tpl-a' })).toMatchObject({
+      type: 'QubesVMNotFoundError',
+    });
+  });
+
+  it('lets installed_by_rpm be cleared first, as qvm-template remove does', async () => {
+    await ok(socket, { method: 'admin.vm.Create.TemplateVM', payload: 'name=tpl-rpm label=black' });
+    await ok(socket, {
+      method: 'admin.vm.property.Set',
+      dest: 'tpl-rpm',
+      arg: 'installed_by_rpm',
+      payload: 'True',
+    });
+    expect(await call(socket, { method: 'admin.vm.Remove', dest: 'tpl-rpm' })).toMatchObject({
+      type: 'QubesVMInUseError',
+    });
+    await ok(socket, {
+      method: 'admin.vm.property.Set',
+      dest: 'tpl-rpm',
+      arg: 'installed_by_rpm',
+      payload: 'False',
+    });
+    await ok(socket, { method: 'admin.vm.Remove', dest: 'tpl-rpm' });
+  });
+});
+
+describe('power states', () => {
+  it('starts the netvm chain first and refuses to stop a netvm in use', async () => {
+    await ok(socket, { method: 'admin.vm.Start', dest: 'work' });
+    expect(await state('work')).toBe('Running');
+    expect(await state('sys-firewall')).toBe('Running');
+    expect(await state('sys-net')).toBe('Running');
+    expect(await call(socket, { method: 'admin.vm.Shutdown', dest: 'sys-firewall' })).toMatchObject({
+      type: 'QubesVMInUseError',
+      message: 'There are other VMs connected to this VM: work',
+    });
+    await ok(socket, { method: 'admin.vm.Start', dest: 'work' });
+    await ok(socket, { method: 'admin.vm.Pause', dest: 'work' });
+    expect(await state('work')).toBe('Paused');
+    expect(await call(socket, { method: 'admin.vm.Shutdown', dest: 'work' })).toMatchObject({
+      type: 'QubesVMNotRunningError',
+    });
+    await ok(socket, { method: 'admin.vm.Unpause', dest: 'work' });
+    expect(await call(socket, { method: 'admin.vm.Unpause', dest: 'work' })).toMatchObject({
+      type: 'QubesVMNotPausedError',
+      message: "Domain is not paused: 'work'",
+    });
+    await ok(socket, { method: 'admin.vm.Shutdown', dest: 'work', arg: 'wait' });
+    expect(await call(socket, { method: 'admin.vm.Shutdown', dest: 'work', arg: 'later' })).toMatchObject({
+      type: 'ProtocolError',
+      message: 'Argument must match: force, wait',
+    });
+    await ok(socket, { method: 'admin.vm.Shutdown', dest: 'sys-firewall', arg: 'force' });
+    await ok(socket, { method: 'admin.vm.Kill', dest: 'sys-net' });
+    expect(await state('sys-net')).toBe('Halted');
+  });
+
+  it('refuses to kill or shut down a halted qube', async () => {
+    expect(await call(socket, { method: 'admin.vm.Kill', dest: 'personal' })).toMatchObject({
+      type: 'QubesVMNotStartedError',
+      message: "Domain is powered off: 'personal'",
+    });
+    expect(await call(socket, { method: 'admin.vm.Shutdown', dest: 'personal' })).toMatchObject({
+      type: 'QubesVMNotStartedError',
+    });
+  });
+});
+
+describe('disposables', () => {
+  it('creates dispN from the default disposable template, tagged, removed when killed', async () => {
+    const name = await ok(socket, { method: 'admin.vm.CreateDisposable', src: 'mgmt' });
+    expect(name).toMatch(/^disp\d{1,4}$/);
+    expect(await ok(socket, { method: 'admin.vm.List', dest: name })).toMatch(
+      new RegExp(`^${name} class=DispVM state=Halted`),
+    );
+    expect(await ok(socket, { method: 'admin.vm.tag.List', dest: name })).toBe(
+      'created-by-mgmt\ndisp-created-by-mgmt\n',
+    );
+    expect(await ok(socket, { method: 'admin.vm.property.Get', dest: name, arg: 'template' })).toBe(
+      'default=False type=vm default-dvm',
+    );
+    expect(await ok(socket, { method: 'admin.vm.property.Get', dest: name, arg: 'auto_cleanup' })).toBe(
+      'default=False type=bool True',
+    );
+    const priv = await volumeInfo(name, 'private');
+    expect(priv).toMatchObject({ snap_on_start: 'True', source: 'appvms/default-dvm/private' });
+    expect((await volumeInfo(name, 'root')).source).toBe('vm-templates/debian-12-xfce/root');
+    // The disposable template cannot go while a disposable is based on it.
+    expect(await call(socket, { method: 'admin.vm.Remove', dest: 'default-dvm' })).toMatchObject({
+      type: 'QubesVMInUseError',
+    });
+    await ok(socket, { method: 'admin.vm.Start', dest: name });
+    expect(await state(name)).toBe('Running');
+    await ok(socket, { method: 'admin.vm.Kill', dest: name });
+    expect(await call(socket, { method: 'admin.vm.List', dest: name })).toMatchObject({
+      type: 'QubesVMNotFoundError',
+    });
+  });
+
+  it('takes an explicit disposable template and removes the disposable on shutdown too', async () => {
+    const name = await ok(socket, {
+      method: 'admin.vm.CreateDisposable',
+      dest: 'default-dvm',
+      payload: 'uuid',
+    });
+    expect(name).toMatch(/^uuid:[0-9a-f-]{36}$/);
+    await ok(socket, { method: 'admin.vm.Start', dest: name });
+    await ok(socket, { method: 'admin.vm.Shutdown', dest: name });
+    expect(await call(socket, { method: 'admin.vm.List', dest: name })).toMatchObject({
+      type: 'QubesVMNotFoundError',
+    });
+  });
+
+  it('refuses a qube that is not a disposable template', async () => {
+    expect(await call(socket, { method: 'admin.vm.CreateDisposable', dest: 'work' })).toMatchObject({
+      type: 'QubesValueError',
+      message: 'template for disposable (work) needs to be an AppVM with template_for_dispvms=True',
+    });
+    expect(await call(socket, { method: 'admin.vm.CreateDisposable', arg: 'other' })).toMatchObject({
+      type: 'PermissionDenied',
+      message: `Argument not in "'', 'preload'"`,
+    });
+    expect(await call(socket, { method: 'admin.vm.CreateDisposable', payload: 'name' })).toMatchObject({
+      type: 'ProtocolError',
+    });
+  });
+
+  it('keeps a named DispVM made with Create.DispVM after shutdown', async () => {
+    await ok(socket, {
+      method: 'admin.vm.Create.DispVM',
+      arg: 'default-dvm',
+      payload: 'name=named-disp label=red',
+    });
+    await ok(socket, { method: 'admin.vm.Start', dest: 'named-disp' });
+    await ok(socket, { method: 'admin.vm.Shutdown', dest: 'named-disp' });
+    expect(await state('named-disp')).toBe('Halted');
+    await ok(socket, { method: 'admin.vm.Remove', dest: 'named-disp' });
+  });
+});
+
+describe('features and tags', () => {
+  it('sets, lists, gets and removes features with Qubes checks', async () => {
+    await ok(socket, { method: 'admin.vm.feature.Set', dest: 'personal', arg: 'service.cups', payload: '1' });
+    await ok(socket, { method: 'admin.vm.feature.Set', dest: 'personal', arg: 'empty', payload: '' });
+    expect(await ok(socket, { method: 'admin.vm.feature.List', dest: 'personal' })).toBe(
+      'service.cups\nempty\n',
+    );
+    expect(await ok(socket, { method: 'admin.vm.feature.Get', dest: 'personal', arg: 'empty' })).toBe('');
+    expect(
+      await call(socket, { method: 'admin.vm.feature.Get', dest: 'personal', arg: 'nope' }),
+    ).toMatchObject({
+      type: 'QubesFeatureNotFoundError',
+      message: 'Feature not set for domain personal: nope',
+    });
+    expect(
+      await call(socket, { method: 'admin.vm.feature.Set', dest: 'personal', arg: 'bad/name', payload: '1' }),
+    ).toMatchObject({
+      type: 'ProtocolError',
+      message: 'feature name contains illegal characters',
+    });
+    expect(
+      await call(socket, { method: 'admin.vm.feature.Set', dest: 'personal', arg: 'x', payload: 'a\nb' }),
+    ).toMatchObject({
+      type: 'ProtocolError',
+      message: 'x value contains illegal characters',
+    });
+    expect(
+      await call(socket, {
+        method: 'admin.vm.feature.Set',
+        dest: 'personal',
+        arg: 'x',
+        payload: Buffer.from([0xc3, 0xa9]),
+      }),
+    ).toMatchObject({
+      type: 'ProtocolError',
+      message: 'Feature value contains non-ASCII characters',
+    });
+    await ok(socket, { method: 'admin.vm.feature.Remove', dest: 'personal', arg: 'empty' });
+    expect(
+      await call(socket, { method: 'admin.vm.feature.Remove', dest: 'personal', arg: 'empty' }),
+    ).toMatchObject({ type: 'QubesFeatureNotFoundError' });
+  });
+
+  it('CheckWithTemplate falls back to the template', async () => {
+    expect(
+      await ok(socket, {
+        method: 'admin.vm.feature.CheckWithTemplate',
+        dest: 'personal',
+        arg: 'template-name',
+      }),
+    ).toBe('fedora-41-xfce');
+    expect(
+      await ok(socket, {
+        method: 'admin.vm.feature.CheckWithTemplate',
+        dest: 'personal',
+        arg: 'service.cups',
+      }),
+    ).toBe('1');
+    expect(
+      await call(socket, { method: 'admin.vm.feature.CheckWithTemplate', dest: 'personal', arg: 'nope' }),
+    ).toMatchObject({
+      type: 'QubesFeatureNotFoundError',
+      message: 'Feature not set for domain personal: nope',
+    });
+  });
+
+  it('sets, gets, lists and removes tags', async () => {
+    await ok(socket, { method: 'admin.vm.tag.Set', dest: 'personal', arg: 'zeta' });
+    await ok(socket, { method: 'admin.vm.tag.Set', dest: 'personal', arg: 'alpha' });
+    expect(await ok(socket, { method: 'admin.vm.tag.List', dest: 'personal' })).toBe(
+      'alpha\ncreated-by-dom0\nzeta\n',
+    );
+    expect(await ok(socket, { method: 'admin.vm.tag.Get', dest: 'personal', arg: 'alpha' })).toBe('1');
+    expect(await ok(socket, { method: 'admin.vm.tag.Get', dest: 'personal', arg: 'beta' })).toBe('0');
+    expect(await call(socket, { method: 'admin.vm.tag.Set', dest: 'personal', arg: 'a.b' })).toMatchObject({
+      type: 'QubesInvalidTagError',
+      message: 'disallowed characters',
+    });
+    await ok(socket, { method: 'admin.vm.tag.Remove', dest: 'personal', arg: 'zeta' });
+    expect(
+      await call(socket, { method: 'admin.vm.tag.Remove', dest: 'personal', arg: 'zeta' }),
+    ).toMatchObject({
+      type: 'QubesTagNotFoundError',
+      message: 'Tag not set for domain personal: zeta',
+    });
+  });
+});
+
+describe('pools and volumes', () => {
+  it('lists pools and reports their size and usage', async () => {
+    expect(await ok(socket, { method: 'admin.pool.List' })).toBe('varlibqubes\npool2\nlinux-kernel\n');
+    const info = await ok(socket, { method: 'admin.pool.Info', arg: 'pool2' });
+    expect(info).toMatch(
+      /^dir_path=.*\ndriver=file\nephemeral_volatile=False\nname=pool2\nrevisions_to_keep=1\nsize=1073741824\nusage=\d+\n$/,
+    );
+    expect(await call(socket, { method: 'admin.pool.Info', arg: 'nopool' })).toMatchObject({
+      type: 'PermissionDenied',
+      message: "Argument not in 'pools'",
+    });
+  });
+
+  it('resizes and clears a volume', async () => {
+    await ok(socket, {
+      method: 'admin.vm.volume.Resize',
+      dest: 'personal',
+      arg: 'private',
+      payload: String(3 * 2 ** 30),
+    });
+    expect((await volumeInfo('personal', 'private')).size).toBe(String(3 * 2 ** 30));
+    expect(
+      await call(socket, { method: 'admin.vm.volume.Resize', dest: 'personal', arg: 'root', payload: '100' }),
+    ).toMatchObject({ type: 'StoragePoolException' });
+    expect(
+      await call(socket, {
+        method: 'admin.vm.volume.Resize',
+        dest: 'personal',
+        arg: 'private',
+        payload: '012',
+      }),
+    ).toMatchObject({
+      type: 'ProtocolError',
+      message: 'Volume size contains spurious leading zeros',
+    });
+    expect(
+      await call(socket, { method: 'admin.vm.volume.Info', dest: 'personal', arg: 'swap' }),
+    ).toMatchObject({
+      type: 'PermissionDenied',
+      message: "Argument not in 'personal volumes'",
+    });
+    await ok(socket, { method: 'admin.vm.volume.Clear', dest: 'personal', arg: 'private' });
+    expect((await volumeInfo('personal', 'private')).usage).toBe('0');
+  });
+});
