@@ -9,7 +9,7 @@ import { Readable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { DecompressStream } from 'zstd-napi';
-import { ParseError } from '../protocol/errors.ts';
+import { ParseError } from '../protocol/index.ts';
 import type { MetadataChecksum } from './repomd.ts';
 
 export type MetadataCompression = 'gzip' | 'xz' | 'zstd' | 'none';

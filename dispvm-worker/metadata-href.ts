@@ -5,7 +5,7 @@
  * for CVE-2020-14352). We refuse the same shapes up front, and absolute URLs unless the caller
  * allows them (xml:base and absolute package locations are legal rpm-md but point anywhere).
  */
-import { ParseError } from '../protocol/errors.ts';
+import { ParseError } from '../protocol/index.ts';
 
 /** Longest href accepted. */
 export const MAX_HREF_LENGTH = 2048;

@@ -15,7 +15,7 @@
  * The metalink is as untrusted as the mirrors: it only says where to look and which repomd.xml
  * to expect (alternates cover mirrors that lag one revision, as librepo accepts them).
  */
-import { ParseError, VerificationError } from '../protocol/errors.ts';
+import { ParseError, VerificationError } from '../protocol/index.ts';
 import { digestHex } from './metadata-decompress.ts';
 import { parseXmlTree, type XmlElement } from './xml.ts';
 

@@ -11,9 +11,13 @@
  *     </package> …
  *   </metadata>
  */
-import { ParseError } from '../protocol/errors.ts';
-import { MAX_EPOCH } from '../protocol/evr.ts';
-import { TEMPLATE_PACKAGE_PREFIX } from '../protocol/spec-match.ts';
+import {
+  MAX_EPOCH,
+  MAX_NAME_LENGTH,
+  MAX_VERSION_LENGTH,
+  ParseError,
+  TEMPLATE_PACKAGE_PREFIX,
+} from '../protocol/index.ts';
 import { checkHref } from './metadata-href.ts';
 import { decompressMetadata, digestHex } from './metadata-decompress.ts';
 import {
@@ -55,8 +59,8 @@ export const MAX_PRIMARY_XML_BYTES = 256 * 1024 * 1024;
 export const MAX_PRIMARY_PACKAGES = 500_000;
 /** Longest text kept from one field (the description is the long one). */
 export const MAX_PRIMARY_FIELD_LENGTH = 64 * 1024;
-/** Longest name, arch, version or release accepted. */
-const MAX_IDENT_LENGTH = 255;
+/** Longest arch accepted (rpm arches are short words like noarch, x86_64). */
+const MAX_ARCH_LENGTH = 64;
 const MAX_NUMBER_DIGITS = 15;
 
 export interface PrimaryPackage {
@@ -122,11 +126,11 @@ function toPackage(c: Collected, repoid: string, options: PrimaryOptions): Prima
   }
   const name = c.texts.get('name') ?? '';
   if (!name.startsWith(TEMPLATE_PACKAGE_PREFIX)) return undefined;
-  if (name.length > MAX_IDENT_LENGTH || !/^[A-Za-z0-9_+][A-Za-z0-9_.+-]*$/.test(name)) {
+  if (name.length > MAX_NAME_LENGTH || !/^[A-Za-z0-9_+][A-Za-z0-9_.+-]*$/.test(name)) {
     throw new ParseError('primary.name', 'package name is not an rpm name', c.offset);
   }
   const arch = c.texts.get('arch') ?? '';
-  if (arch.length > MAX_IDENT_LENGTH || !/^[A-Za-z0-9_]+$/.test(arch)) {
+  if (arch.length > MAX_ARCH_LENGTH || !/^[A-Za-z0-9_]+$/.test(arch)) {
     throw new ParseError('primary.arch', 'arch is not [A-Za-z0-9_]', c.offset);
   }
   const version = c.attributes.get('version');
@@ -138,8 +142,8 @@ function toPackage(c: Collected, repoid: string, options: PrimaryOptions): Prima
     epoch > MAX_EPOCH ||
     !evrCharset.test(ver) ||
     !evrCharset.test(rel) ||
-    ver.length > MAX_IDENT_LENGTH ||
-    rel.length > MAX_IDENT_LENGTH
+    ver.length > MAX_VERSION_LENGTH ||
+    rel.length > MAX_VERSION_LENGTH
   ) {
     throw new ParseError('primary.evr', 'epoch, ver or rel out of range or charset', c.offset);
   }

@@ -13,7 +13,7 @@
  *   </repomd>
  */
 import * as openpgp from 'openpgp';
-import { ParseError, VerificationError } from '../protocol/errors.ts';
+import { ParseError, VerificationError } from '../protocol/index.ts';
 import { checkHref } from './metadata-href.ts';
 import { parseXmlTree, type XmlElement } from './xml.ts';
 

@@ -12,7 +12,7 @@
  * instructions, CDATA sections, end-of-line normalisation (2.11) and attribute-value
  * normalisation of literal whitespace (3.3.3). Names are restricted to ASCII.
  */
-import { ParseError } from '../protocol/errors.ts';
+import { ParseError } from '../protocol/index.ts';
 
 export type XmlErrorCode =
   | 'xml.doctype'

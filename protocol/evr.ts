@@ -6,6 +6,7 @@
  * compared segment by segment.
  */
 import { ParseError } from './errors.ts';
+import { MAX_VERSION_LENGTH } from './limits.ts';
 
 export type EvrErrorCode =
   | 'evr.empty'
@@ -16,11 +17,11 @@ export type EvrErrorCode =
   | 'evr.release'
   | 'evr.charset';
 
-/** Longest EVR string accepted (epoch, colon, version, dash and release together). */
+/**
+ * Longest EVR string accepted (epoch, colon, version, dash and release together); version and
+ * release are each bounded by MAX_VERSION_LENGTH (protocol/limits.ts), as in worker messages.
+ */
 export const MAX_EVR_LENGTH = 512;
-/** Longest version or release accepted; real template versions are like "4.2.0" and "202501010000". */
-export const MAX_VERSION_LENGTH = 255;
-export const MAX_RELEASE_LENGTH = 255;
 /** rpm stores EPOCH as an int32 tag; more digits than this cannot be a real epoch. */
 export const MAX_EPOCH_DIGITS = 10;
 export const MAX_EPOCH = 0x7fff_ffff;
@@ -62,7 +63,7 @@ export function parseEvr(s: string): Evr {
   const version = dash === -1 ? rest : rest.slice(0, dash);
   const release = dash === -1 ? '' : rest.slice(dash + 1);
   checkSegment(version, 'evr.version', 'version', MAX_VERSION_LENGTH, offset);
-  if (dash !== -1) checkSegment(release, 'evr.release', 'release', MAX_RELEASE_LENGTH, offset + dash + 1);
+  if (dash !== -1) checkSegment(release, 'evr.release', 'release', MAX_VERSION_LENGTH, offset + dash + 1);
   return { epoch, version, release };
 }
 
