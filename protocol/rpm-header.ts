@@ -348,12 +348,6 @@ export function parseHeader(bytes: Uint8Array, base: number, kind: HeaderKind): 
   for (let i = 1; i < il; i++) {
     const e = readEntry(i);
     const at = indexAt(i);
-    if (e.offset < end)
-      fail(
-        'rpm.header.entry-overlap',
-        `${name} header: entry ${i} overlaps the previous entry's data`,
-        at + 8,
-      );
     if (e.tag < HEADER_I18NTABLE)
       fail('rpm.header.entry-tag', `${name} header: entry ${i} has reserved tag ${e.tag}`, at);
     if (seen.has(e.tag)) fail('rpm.header.duplicate-tag', `${name} header: tag ${e.tag} appears twice`, at);
@@ -377,6 +371,12 @@ export function parseHeader(bytes: Uint8Array, base: number, kind: HeaderKind): 
         at + 8,
       );
     }
+    if (e.offset < end)
+      fail(
+        'rpm.header.entry-overlap',
+        `${name} header: entry ${i} overlaps the previous entry's data`,
+        at + 8,
+      );
     if (kind.typeCheck) {
       const expected = MAIN_HEADER_TAG_TYPES.get(e.tag);
       if (
@@ -422,7 +422,7 @@ function entryLength(
     }
     let p = offset;
     for (let n = 0; n < count; n++) {
-      const nul = p < dl ? data.subarray(0, dl).indexOf(0, p) : -1;
+      const nul = p < dl ? data.indexOf(0, p) : -1;
       if (nul === -1) {
         fail('rpm.header.string', `${name} header: entry ${index} has an unterminated string`, dataBase + p);
       }
