@@ -1,12 +1,19 @@
 /**
  * The `tmpl` command line. The only place that turns errors into exit codes and messages.
+ *
+ * Exit codes: 0 success (also "already installed"); 1 a failure (verification, worker, Qubes,
+ * lock held, cancelled); 2 a usage error or a template that was not found.
  */
 import { commands } from './commands/index.ts';
+import { formatOptionsHelp, GLOBAL_OPTIONS, parseArgs, flag, type ParsedArgs } from './cli-args.ts';
 import { TmplError } from '../protocol/errors.ts';
+import { safe } from './output.ts';
+
+const USAGE_EXIT_CODES = new Set(['usage', 'template.not-found', 'qubes.no-admin-api']);
 
 function usage(): string {
   const lines = [
-    'usage: tmpl [--help] COMMAND [OPTIONS] [ARGS...]',
+    'usage: tmpl [OPTIONS] COMMAND [OPTIONS] [ARGS...]',
     '',
     'Manage Qubes OS TemplateVMs: every package is downloaded, verified and unpacked in a',
     'disposable VM; only a verified root image and validated metadata reach this domain.',
@@ -14,25 +21,52 @@ function usage(): string {
     'commands:',
     ...commands.map((c) => `  ${c.name.padEnd(20)}${c.summary}`),
     '',
+    'global options:',
+    formatOptionsHelp(GLOBAL_OPTIONS),
+    '',
     "Run 'tmpl COMMAND --help' for a command's options.",
   ];
   return lines.join('\n') + '\n';
 }
 
+export function exitCodeFor(error: unknown): number {
+  return error instanceof TmplError && USAGE_EXIT_CODES.has(error.code) ? 2 : 1;
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
-  const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(usage());
-    return name === undefined ? 2 : 0;
-  }
-  const command = commands.find((c) => c.name === name);
-  if (!command) {
-    process.stderr.write(`tmpl: unknown command '${name}'\n\n${usage()}`);
-    return 2;
-  }
+  const wantsJson = argv.includes('--json');
+  let args: ParsedArgs | undefined;
   try {
+    // The first word that is not an option (or an option's value) names the command.
+    args = parseArgs(argv, (name) => commands.find((c) => c.name === name)?.options ?? []);
+    if (args.command === undefined) {
+      process.stdout.write(usage());
+      return flag(args, 'help') ? 0 : 2;
+    }
+    const command = commands.find((c) => c.name === args!.command);
+    if (!command) {
+      process.stderr.write(`tmpl: unknown command '${safe(args.command)}'\n\n${usage()}`);
+      return 2;
+    }
+    if (!command.options) {
+      // A command that parses its own arguments gets everything after its name.
+      const index = argv.indexOf(command.name);
+      return await command.run({
+        argv: argv.slice(index + 1),
+        stdout: process.stdout,
+        stderr: process.stderr,
+        env: process.env,
+      });
+    }
+    if (flag(args, 'help')) {
+      process.stdout.write(
+        `usage: ${command.usage ?? `tmpl ${command.name} [OPTIONS]`}\n\n${command.summary}\n\noptions:\n${formatOptionsHelp(command.options)}\n\nglobal options:\n${formatOptionsHelp(GLOBAL_OPTIONS)}\n`,
+      );
+      return 0;
+    }
     return await command.run({
-      argv: rest,
+      argv,
+      args,
       stdout: process.stdout,
       stderr: process.stderr,
       env: process.env,
@@ -40,7 +74,14 @@ export async function main(argv: readonly string[]): Promise<number> {
   } catch (error) {
     const code = error instanceof TmplError ? error.code : 'internal';
     const message = error instanceof Error ? error.message : String(error);
-    process.stderr.write(`tmpl: error [${code}]: ${message}\n`);
-    return 1;
+    if (wantsJson) {
+      process.stdout.write(
+        JSON.stringify({ command: args?.command ?? null, ok: false, error: { code, message } }) + '\n',
+      );
+    }
+    process.stderr.write(`tmpl: error [${code}]: ${safe(message)}\n`);
+    if (code === 'internal' && error instanceof Error && process.env.TMPL_DEBUG)
+      process.stderr.write(`${error.stack}\n`);
+    return exitCodeFor(error);
   }
 }

@@ -1,5 +1,6 @@
 import type { Command } from './types.ts';
 import { verifyCommand } from './verify.ts';
+import { installCommands } from './install.ts';
 
 /** Every subcommand of `tmpl`, in the order `tmpl --help` lists them. */
-export const commands: readonly Command[] = [verifyCommand];
+export const commands: readonly Command[] = [...installCommands, verifyCommand];

@@ -1,4 +1,5 @@
 import type { Writable } from 'node:stream';
+import type { OptionSpec, ParsedArgs } from '../cli-args.ts';
 
 /** What a CLI command gets from the entry point: its own arguments and the process's streams. */
 export interface CommandContext {
@@ -6,11 +7,16 @@ export interface CommandContext {
   readonly stdout: Writable;
   readonly stderr: Writable;
   readonly env: NodeJS.ProcessEnv;
+  /** Set for commands that declare `options`: the whole command line parsed qvm-template's way. */
+  readonly args?: ParsedArgs;
 }
 
 export interface Command {
   readonly name: string;
   readonly summary: string;
+  /** Command options besides the global ones; when present, the CLI parses the command line. */
+  readonly options?: readonly OptionSpec[];
+  readonly usage?: string;
   /** Returns the process exit code. */
   run(ctx: CommandContext): Promise<number>;
 }

@@ -1,0 +1,236 @@
+/**
+ * `tmpl install|reinstall|upgrade|downgrade SPEC...` (and `tmpl-install`): every package is
+ * fetched, verified and unpacked by a worker in a disposable; only verified data is imported.
+ */
+import { createInterface } from 'node:readline/promises';
+import { formatEvr } from '../../protocol/evr.ts';
+import { createApp, loadRepos, defaultKeyring, type App } from '../app.ts';
+import { flag, value, values, type OptionSpec, type ParsedArgs } from '../cli-args.ts';
+import { OrchestratorError } from '../errors.ts';
+import { installTemplate, type InstallMode, type InstallResult } from '../install.ts';
+import { installedTemplate } from '../installed.ts';
+import { loadKeyring } from '../keyring.ts';
+import { withLock } from '../lock.ts';
+import { queryRepos } from '../query.ts';
+import { candidates, matching, select } from '../select.ts';
+import { safe } from '../output.ts';
+import type { Command, CommandContext } from './types.ts';
+
+const INSTALL_OPTIONS: readonly OptionSpec[] = [
+  { name: 'pool', kind: 'value', metavar: 'POOL', help: 'storage pool for a new template' },
+  { name: 'allow-pv', kind: 'flag', help: 'allow virt_mode pv from template.conf' },
+  { name: 'skip-start', kind: 'flag', help: 'do not start the template for qubes.PostInstall' },
+  { name: 'nogpgcheck', kind: 'flag', help: 'do not check package signatures (digests are still checked)' },
+  {
+    name: 'downloaddir',
+    kind: 'value',
+    metavar: 'DIR',
+    help: 'accepted for compatibility; nothing is stored',
+  },
+  {
+    name: 'retries',
+    kind: 'value',
+    metavar: 'N',
+    help: 'accepted for compatibility; the worker resumes and fails over itself',
+  },
+];
+
+export interface TemplateOutcome {
+  readonly template: string;
+  readonly status: 'installed' | 'reinstalled' | 'upgraded' | 'downgraded' | 'already-installed' | 'skipped';
+  readonly package?: string;
+  readonly evr?: string;
+  readonly repo?: string;
+  readonly message?: string;
+  readonly warnings?: readonly string[];
+}
+
+const DONE: Record<InstallMode, TemplateOutcome['status']> = {
+  install: 'installed',
+  reinstall: 'reinstalled',
+  upgrade: 'upgraded',
+  downgrade: 'downgraded',
+};
+
+export async function confirm(
+  ctx: CommandContext,
+  app: App,
+  question: string,
+  items: readonly string[],
+): Promise<void> {
+  if (app.yes) return;
+  const stdin = process.stdin;
+  if (!stdin.isTTY) {
+    throw new OrchestratorError(
+      'cancelled',
+      `${question} ${items.join(', ')}: confirmation needed; run with --yes to proceed without a terminal`,
+    );
+  }
+  ctx.stderr.write(`${question}\n${items.map((i) => `  ${i}\n`).join('')}`);
+  const rl = createInterface({ input: stdin, output: process.stderr });
+  try {
+    const answer = (await rl.question('Are you sure? [y/N] ')).trim().toLowerCase();
+    if (answer !== 'y' && answer !== 'yes') throw new OrchestratorError('cancelled', 'command cancelled.');
+  } finally {
+    rl.close();
+  }
+}
+
+async function runInstall(
+  ctx: CommandContext,
+  args: ParsedArgs,
+  mode: InstallMode,
+): Promise<TemplateOutcome[]> {
+  const app = createApp(args, ctx.env);
+  const specs = args.positionals;
+  if (specs.length === 0) throw new OrchestratorError('usage', `${mode}: at least one template is required`);
+  const nogpgcheck = flag(args, 'nogpgcheck');
+  const common = {
+    mode,
+    allowPv: flag(args, 'allow-pv'),
+    skipStart: flag(args, 'skip-start'),
+    nogpgcheck,
+    ...(value(args, 'pool') ? { pool: value(args, 'pool')! } : {}),
+  };
+  const ictx = {
+    admin: app.admin,
+    env: app.env,
+    log: app.log,
+    placement: app.placement,
+    releasever: app.releasever,
+    ...(app.idleTimeoutMs ? { idleTimeoutMs: app.idleTimeoutMs } : {}),
+  };
+  return withLock(app.lockFile, async () => {
+    const outcomes: TemplateOutcome[] = [];
+    const files = specs.filter((s) => s.endsWith('.rpm'));
+    const named = specs.filter((s) => !s.endsWith('.rpm'));
+    for (const file of files) {
+      const keyrings = values(args, 'keyring');
+      const keys = nogpgcheck
+        ? []
+        : await loadKeyring(keyrings.length > 0 ? keyrings : [defaultKeyring(app.releasever)]);
+      const result = await installTemplate(
+        ictx,
+        {
+          kind: 'file',
+          path: file,
+          repo: { id: 'commandline', baseurls: [], gpgcheck: !nogpgcheck, repoGpgcheck: false, keys: [] },
+        },
+        { ...common, keys },
+      );
+      outcomes.push(outcome(result, mode, '@commandline'));
+    }
+    if (named.length === 0) return outcomes;
+    const repos = await loadRepos(app, args);
+    for (const warning of repos.warnings) app.log.warn(warning);
+    const listing = candidates(await queryRepos(app, repos.worker));
+    const vms = new Set((await app.admin.listVms()).map((v) => v.name));
+    for (const spec of named) {
+      const found = matching(spec, listing);
+      if (found.length === 0)
+        throw new OrchestratorError('template.not-found', `Template '${safe(spec)}' not found.`);
+      const name = found[0]!.templateName;
+      let installed;
+      if (vms.has(name)) {
+        installed = await installedTemplate(app.admin, name);
+        if (mode === 'install') {
+          outcomes.push({
+            template: name,
+            status: 'already-installed',
+            message: `Template '${name}' already installed, skipping... (You may want to use the {reinstall,upgrade,downgrade} operations.)`,
+          });
+          continue;
+        }
+        if (!installed.managed) {
+          throw new OrchestratorError(
+            'template.not-managed',
+            `Template '${name}' is not managed by qvm-template or tmpl`,
+          );
+        }
+      } else if (mode !== 'install') {
+        throw new OrchestratorError('template.not-found', `Template '${name}' not installed.`);
+      }
+      const chosen = select(
+        found.filter((c) => c.templateName === name),
+        mode,
+        installed,
+      );
+      if (!chosen) {
+        const which = mode === 'upgrade' ? 'higher' : mode === 'downgrade' ? 'lower' : 'the installed';
+        outcomes.push({
+          template: name,
+          status: 'skipped',
+          message: `No ${which} version of '${name}' available, skipping...`,
+        });
+        continue;
+      }
+      if (mode !== 'install')
+        await confirm(ctx, app, 'This will override changes made in the following VMs:', [name]);
+      const keys = repos.keys.get(chosen.repoid) ?? [];
+      const result = await installTemplate(
+        ictx,
+        {
+          kind: 'repo',
+          repo: repos.worker.find((r) => r.id === chosen.repoid)!,
+          repos: repos.worker,
+          package: {
+            repoid: chosen.repoid,
+            name: chosen.name,
+            epoch: chosen.epoch,
+            version: chosen.version,
+            release: chosen.release,
+          },
+        },
+        {
+          ...common,
+          keys,
+          nogpgcheck: nogpgcheck || !repos.worker.find((r) => r.id === chosen.repoid)!.gpgcheck,
+        },
+      );
+      outcomes.push(outcome(result, mode, chosen.repoid));
+    }
+    return outcomes;
+  });
+}
+
+function outcome(result: InstallResult, mode: InstallMode, repo: string): TemplateOutcome {
+  const info = result.head.info;
+  return {
+    template: result.template,
+    status: DONE[mode],
+    package: info.name,
+    evr: formatEvr({ epoch: info.epoch ?? 0, version: info.version, release: info.release }),
+    repo,
+    warnings: result.warnings,
+  };
+}
+
+function installCommand(mode: InstallMode, summary: string): Command {
+  return {
+    name: mode,
+    summary,
+    options: mode === 'install' ? INSTALL_OPTIONS : INSTALL_OPTIONS.filter((o) => o.name !== 'pool'),
+    usage: `tmpl ${mode} [OPTIONS] TEMPLATESPEC|PKG.rpm...`,
+    async run(ctx) {
+      const args = ctx.args!;
+      const outcomes = await runInstall(ctx, args, mode);
+      if (flag(args, 'json')) {
+        ctx.stdout.write(JSON.stringify({ command: mode, ok: true, templates: outcomes }) + '\n');
+      } else {
+        for (const o of outcomes) {
+          if (o.message) ctx.stderr.write(o.message + '\n');
+          else
+            ctx.stdout.write(`Template '${o.template}' ${o.status}: ${o.package}-${o.evr} from ${o.repo}\n`);
+        }
+      }
+      return 0;
+    },
+  };
+}
+
+export const installCommands: readonly Command[] = [
+  installCommand('install', 'install templates'),
+  installCommand('reinstall', 'reinstall templates at the installed version'),
+  installCommand('upgrade', 'upgrade templates to the highest version available'),
+  installCommand('downgrade', 'downgrade templates to the highest lower version'),
+];
