@@ -67,6 +67,8 @@ export interface QrexecDaemonOptions {
   readonly askAnswer?: AskAnswer;
   /** 'auto' (default): bubblewrap when it works, else plain processes with a warning. */
   readonly sandbox?: 'auto' | 'bubblewrap' | 'none';
+  /** The bwrap executable. Default `bwrap` from PATH. */
+  readonly bubblewrapPath?: string;
   /** Size of a sandboxed service's private /tmp. Default 1 GiB (a disposable's /tmp on Qubes). */
   readonly sandboxTmpBytes?: number;
   /** Holds `admin.vm.volume.Import.mjs` and `admin.vm.volume.ImportWithSize.mjs`. Default `<repo>/sim/bin`. */
@@ -110,7 +112,7 @@ export async function startQrexecDaemon(options: QrexecDaemonOptions): Promise<Q
 
   let probe: BubblewrapProbe = { available: false, path: 'bwrap', reason: 'disabled' };
   if (options.sandbox !== 'none') {
-    probe = probeBubblewrap(repoRoot);
+    probe = probeBubblewrap(repoRoot, options.bubblewrapPath);
     if (!probe.available) {
       if (options.sandbox === 'bubblewrap') {
         throw new QrexecError('qrexec.service', `bubblewrap does not work here: ${probe.reason}`);
@@ -262,11 +264,9 @@ export async function startQrexecDaemon(options: QrexecDaemonOptions): Promise<Q
     hello: Extract<Hello, { kind: 'call' }>,
     boundVm: string | null,
   ): Promise<void> {
+    // On a VM's own socket the channel is the identity (a real VM's qrexec-client-vm has no
+    // say in its source); whatever `source` the client claims there is ignored.
     const source = boundVm ?? hello.source ?? 'mgmt';
-    if (boundVm !== null && hello.source !== undefined && hello.source !== boundVm) {
-      conn.fail(EXIT_PROBLEM, 'a VM cannot call on behalf of another VM');
-      return;
-    }
     const { service, argument } = splitServiceCall(hello.service);
     let info: SystemInfo;
     try {

@@ -2,7 +2,7 @@
  * The first frame of a connection: what the client asks for.
  *  - `call`: a VM's qrexec-client-vm (policy decides). On the main socket `source` names the
  *    calling VM (the host is trusted: it plays the management VM); on a VM's own socket the
- *    source is that VM and `source` must be absent.
+ *    source is that VM and `source` is ignored.
  *  - `exec`: dom0's qrexec-client (`-d DOMAIN "DEFAULT:QUBESRPC SERVICE+ARG SOURCE"`): no
  *    policy, the domain must be running. Main socket only.
  */
