@@ -4,7 +4,7 @@
  * `gpg --detach-sign --armor`, and listings read back with `dnf repoquery` using
  * qvm-template's query format.
  */
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -93,9 +93,6 @@ export async function dnfRepoquery(
   repos: readonly FixtureRepo[],
   options: { readonly repoGpgKey?: GpgKey; readonly spec?: string } = {},
 ): Promise<DnfRecord[]> {
-  const work = await makeTempDir('tmpl-dnf-');
-  const reposdir = path.join(work, 'repos.d');
-  await mkdir(reposdir);
   const sections = repos.map((r) =>
     [
       `[${r.id}]`,
@@ -108,59 +105,70 @@ export async function dnfRepoquery(
       '',
     ].join('\n'),
   );
-  await writeFile(path.join(reposdir, 'fixture.repo'), sections.join('\n'));
-  const { stdout } = await execa(
-    'dnf',
-    [
-      '-y',
-      '-q',
-      `--setopt=reposdir=${reposdir}`,
-      '--setopt=skip_if_unavailable=False',
-      `--installroot=${path.join(work, 'root')}`,
-      `--setopt=cachedir=${path.join(work, 'cache')}`,
-      '--releasever=4.2',
-      '--disableplugin=local',
-      'repoquery',
-      '--qf',
-      QVM_TEMPLATE_QUERY_FORMAT,
-      options.spec ?? '*',
-    ],
-    { env: { TZ: 'UTC', LC_ALL: 'C.UTF-8' }, stripFinalNewline: false },
-  );
-  await execa('rm', ['-rf', work]);
-  return stdout
-    .split('|\n')
-    .filter((r) => r !== '')
-    .map((record) => {
-      const f = record.split('|');
-      if (f.length !== 11) throw new Error(`dnf record with ${f.length} fields: ${record}`);
-      const [
-        name,
-        epoch,
-        version,
-        release,
-        repoid,
-        downloadsize,
-        buildtime,
-        license,
-        url,
-        summary,
-        description,
-      ] = f as [string, string, string, string, string, string, string, string, string, string, string];
-      return {
-        name,
-        epoch,
-        version,
-        release,
-        repoid,
-        downloadsize,
-        buildtime,
-        license,
-        url,
-        summary,
-        description,
-      };
-    });
+  return dnfRepoqueryWithRepoFile(sections.join('\n'), options.spec);
+}
+
+/** `dnf repoquery` with the given .repo file text as its only configuration. */
+export async function dnfRepoqueryWithRepoFile(repoFile: string, spec = '*'): Promise<DnfRecord[]> {
+  const work = await makeTempDir('tmpl-dnf-');
+  try {
+    const reposdir = path.join(work, 'repos.d');
+    await mkdir(reposdir);
+    await writeFile(path.join(reposdir, 'fixture.repo'), repoFile);
+    const { stdout } = await execa(
+      'dnf',
+      [
+        '-y',
+        '-q',
+        `--setopt=reposdir=${reposdir}`,
+        '--setopt=skip_if_unavailable=False',
+        `--installroot=${path.join(work, 'root')}`,
+        `--setopt=cachedir=${path.join(work, 'cache')}`,
+        '--releasever=4.2',
+        '--disableplugin=local',
+        'repoquery',
+        '--qf',
+        QVM_TEMPLATE_QUERY_FORMAT,
+        spec,
+      ],
+      { env: { TZ: 'UTC', LC_ALL: 'C.UTF-8' }, stripFinalNewline: false },
+    );
+    return stdout
+      .split('|\n')
+      .filter((r) => r !== '')
+      .map((record) => {
+        const f = record.split('|');
+        if (f.length !== 11) throw new Error(`dnf record with ${f.length} fields: ${record}`);
+        const [
+          name,
+          epoch,
+          version,
+          release,
+          repoid,
+          downloadsize,
+          buildtime,
+          license,
+          url,
+          summary,
+          description,
+        ] = f as [string, string, string, string, string, string, string, string, string, string, string];
+        return {
+          name,
+          epoch,
+          version,
+          release,
+          repoid,
+          downloadsize,
+          buildtime,
+          license,
+          url,
+          summary,
+          description,
+        };
+      });
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
 }
 
 /** dnf's rendering of a build time: local time (UTC here) to the minute. */

@@ -3,6 +3,7 @@
  * template listings must agree field for field with `dnf repoquery` in qvm-template's format.
  */
 import { createHash } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -11,13 +12,16 @@ import * as openpgp from 'openpgp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findRepomdData, parseRepomd, verifyRepomdSignature } from '../../dispvm-worker/repomd.ts';
 import { readPrimary, type PrimaryPackage } from '../../dispvm-worker/primary.ts';
+import { checkRepomdAgainstMetalink, parseMetalink } from '../../dispvm-worker/metalink.ts';
 import { VerificationError } from '../../protocol/errors.ts';
 import { matchesSpec, templateNameOfPackage } from '../../protocol/spec-match.ts';
 import { makeGpgKey, removeGpgKey, type GpgKey } from '../helpers/rpm-fixtures.ts';
+import { metalinkXml, sha256 } from './rpm-md-documents.ts';
 import {
   buildRepo,
   dnfBuildtime,
   dnfRepoquery,
+  dnfRepoqueryWithRepoFile,
   makeTempDir,
   signRepomd,
   type DnfRecord,
@@ -197,5 +201,81 @@ describe('repomd.xml detached signatures', () => {
     expect((err as VerificationError).code).toBe('repomd.signature.malformed');
     const dnfFailure = await dnfRepoquery([testing], { repoGpgKey: key }).catch((e: unknown) => e);
     expect(dnfFailure).toBeInstanceOf(Error);
+  });
+});
+
+describe('metalinks agree with dnf', () => {
+  let server: Server;
+  let origin: string;
+  beforeAll(async () => {
+    // Loopback only: serves the fixture directory (repositories and metalinks) to dnf.
+    server = createServer((req, res) => {
+      const file = path.join(base, decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
+      if (!file.startsWith(base + path.sep)) {
+        res.writeHead(403).end();
+        return;
+      }
+      readFile(file).then(
+        (data) => res.writeHead(200).end(data),
+        () => res.writeHead(404).end(),
+      );
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    if (address === null || typeof address === 'string') throw new Error('no port');
+    origin = `http://127.0.0.1:${address.port}`;
+  });
+  afterAll(async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  async function writeMetalink(name: string, hashes: Record<string, string>): Promise<Uint8Array> {
+    const text = metalinkXml({
+      hashes,
+      urls: [
+        // Preferred but dead: nothing listens on port 9 of loopback.
+        { url: `http://127.0.0.1:9/${stable.id}/repodata/repomd.xml`, preference: '100' },
+        { url: `${origin}/${stable.id}/repodata/repomd.xml`, preference: '90' },
+      ],
+    });
+    await writeFile(path.join(base, name), text);
+    return new TextEncoder().encode(text);
+  }
+
+  const repoFile = (name: string): string =>
+    `[${stable.id}]\nname=${stable.id}\nmetalink=${origin}/${name}\ngpgcheck=0\n`;
+
+  it('finds the mirrors and accepts the repomd.xml that dnf accepts', async () => {
+    const repomd = await readFile(path.join(stable.dir, 'repodata', 'repomd.xml'));
+    const sha512 = createHash('sha512').update(repomd).digest('hex');
+    const metalink = parseMetalink(await writeMetalink('good.metalink', { sha256: sha256(repomd), sha512 }));
+    expect(metalink.mirrors.map((m) => m.baseUrl)).toEqual([
+      `http://127.0.0.1:9/${stable.id}/`,
+      `${origin}/${stable.id}/`,
+    ]);
+    expect(checkRepomdAgainstMetalink(repomd, metalink)).toBe(metalink.repomd);
+    const dnf = await dnfRepoqueryWithRepoFile(repoFile('good.metalink'));
+    expect(dnf.map((r) => r.name).sort()).toEqual(
+      (await ourListing(stable))
+        .map((p) => p.name)
+        .concat('not-a-template')
+        .sort(),
+    );
+  });
+
+  it('refuses a repomd.xml the metalink does not announce, as dnf does', async () => {
+    const repomd = await readFile(path.join(stable.dir, 'repodata', 'repomd.xml'));
+    const metalink = parseMetalink(
+      await writeMetalink('bad.metalink', { sha256: sha256('another repomd.xml') }),
+    );
+    let error: unknown;
+    try {
+      checkRepomdAgainstMetalink(repomd, metalink);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(VerificationError);
+    expect((error as VerificationError).code).toBe('metalink.hash-mismatch');
+    await expect(dnfRepoqueryWithRepoFile(repoFile('bad.metalink'))).rejects.toThrow();
   });
 });
