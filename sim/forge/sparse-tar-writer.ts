@@ -11,6 +11,7 @@
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { SparseExtent } from '../../protocol/sparse-tar.ts';
+import { ForgeError } from './errors.ts';
 import {
   BLOCK,
   endOfArchive,
@@ -68,7 +69,8 @@ export async function findDataExtents(imagePath: string): Promise<SparseExtent[]
     let runStart = -1;
     for (let position = 0; position < size;) {
       const { bytesRead } = await file.read(buffer, 0, Math.min(READ_CHUNK, size - position), position);
-      if (bytesRead === 0) throw new Error(`${imagePath} shrank while being scanned`);
+      if (bytesRead === 0)
+        throw new ForgeError('forge.image-size', `${imagePath} shrank while being scanned`);
       for (let at = 0; at < bytesRead; at += BLOCK) {
         const blockEnd = Math.min(at + BLOCK, bytesRead);
         if (isZero(buffer.subarray(at, blockEnd))) {
@@ -99,7 +101,10 @@ function checkExtents(extents: readonly SparseExtent[], size: number): void {
       offset < end ||
       offset + length > size
     ) {
-      throw new RangeError(`bad extent ${offset}+${length} for an image of ${size} bytes`);
+      throw new ForgeError(
+        'forge.bad-option',
+        `bad extent ${offset}+${length} for an image of ${size} bytes`,
+      );
     }
     end = offset + length;
   }
@@ -227,7 +232,8 @@ async function* readRegions(
         const want = Math.min(READ_CHUNK, length - done);
         const buffer = new Uint8Array(want);
         const { bytesRead } = await file.read(buffer, 0, want, offset + done);
-        if (bytesRead !== want) throw new Error(`${imagePath} shrank while being archived`);
+        if (bytesRead !== want)
+          throw new ForgeError('forge.image-size', `${imagePath} shrank while being archived`);
         count(want);
         yield buffer;
         done += want;

@@ -4,6 +4,7 @@
  */
 import { open } from 'node:fs/promises';
 import path from 'node:path';
+import { ForgeError } from './errors.ts';
 
 /** The Qubes builder's part size. */
 export const QUBES_PART_SIZE = 1024 ** 3;
@@ -31,7 +32,8 @@ export async function* splitStream(
   stream: AsyncIterable<Uint8Array>,
   partSize: number,
 ): AsyncGenerator<Uint8Array, void, undefined> {
-  if (!Number.isSafeInteger(partSize) || partSize <= 0) throw new RangeError(`bad part size ${partSize}`);
+  if (!Number.isSafeInteger(partSize) || partSize <= 0)
+    throw new ForgeError('forge.bad-option', `bad part size ${partSize}`);
   let part = new Uint8Array(partSize);
   let filled = 0;
   for await (const chunk of stream) {
@@ -61,7 +63,8 @@ export async function writeSplitParts(
 ): Promise<string[]> {
   const partSize = options.partSize ?? QUBES_PART_SIZE;
   const prefix = options.prefix ?? QUBES_PART_PREFIX;
-  if (!Number.isSafeInteger(partSize) || partSize <= 0) throw new RangeError(`bad part size ${partSize}`);
+  if (!Number.isSafeInteger(partSize) || partSize <= 0)
+    throw new ForgeError('forge.bad-option', `bad part size ${partSize}`);
   const paths: string[] = [];
   let file: Awaited<ReturnType<typeof open>> | null = null;
   let filled = 0;

@@ -200,7 +200,7 @@ describe('writeSparseTar', () => {
     for (const extents of bad) {
       await expect(
         ourArchive(image, { memberName: 'root.img', format: 'gnu-sparse', extents }),
-      ).rejects.toThrow(RangeError);
+      ).rejects.toMatchObject({ code: 'forge.bad-option' });
     }
   });
 });
