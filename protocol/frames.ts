@@ -7,7 +7,7 @@
  * decoder enforces as soon as the 8 header bytes have arrived, before it reads or allocates any of
  * the payload. Payloads are either JSON (UTF-8, validated by protocol/messages.ts) or raw bytes.
  *
- * Pure code: the decoder takes any AsyncIterable<Uint8Array>, the encoder returns bytes.
+ * Pure code: the decoder takes any (async) iterable of byte chunks, the encoder returns bytes.
  */
 import { ParseError } from './errors.ts';
 import {
@@ -283,7 +283,7 @@ export interface DecodeFramesOptions {
  * never beyond the type's limit).
  */
 export async function* decodeFrames(
-  source: AsyncIterable<Uint8Array>,
+  source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   options: DecodeFramesOptions = {},
 ): AsyncGenerator<Frame> {
   const { sequence, types } = options;
@@ -317,10 +317,10 @@ export async function* decodeFrames(
   for await (const chunk of source) {
     let pos = 0;
     while (pos < chunk.length) {
-      if (sequence?.done) {
-        throw new ParseError('frame.after-end', `bytes after ${sequence.ending}`, offset);
-      }
       if (current === null) {
+        if (sequence?.done) {
+          throw new ParseError('frame.after-end', `bytes after ${sequence.ending}`, offset);
+        }
         const take = Math.min(FRAME_HEADER_LENGTH - headerFill, chunk.length - pos);
         header.set(chunk.subarray(pos, pos + take), headerFill);
         if (headerFill === 0) frameStart = offset;
