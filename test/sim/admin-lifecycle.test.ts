@@ -1,11 +1,15 @@
 import { access, stat } from 'node:fs/promises';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, ok, seededDaemon, type SeededDaemon } from './admin-raw-client.ts';
 
 let sim: SeededDaemon;
 let socket: string;
+const logLines: string[] = [];
 beforeAll(async () => {
-  sim = await seededDaemon();
+  const sink = new Writable({ write: (c: Buffer, _e, cb) => (logLines.push(c.toString()), cb()) });
+  sim = await seededDaemon({ logger: pino({ level: 'info' }, sink) });
   socket = sim.socket;
 });
 afterAll(async () => {
@@ -189,6 +193,12 @@ describe('admin.vm.Remove', () => {
     expect(await call(socket, { method: 'admin.vm.Remove', dest: 'sys-firewall' })).toMatchObject({
       type: 'QubesVMInUseError',
     });
+    // The users are listed in qubesd's log (journalctl -u qubesd), not in the reply.
+    expect(logLines.join('')).toContain('Cannot remove tpl-a as it is used by app-a:template');
+    // work uses sys-firewall only by default, which does not count (get_qube_prop_deps).
+    expect(logLines.join('')).toMatch(
+      /Cannot remove sys-firewall as it is used by @GLOBAL:default_netvm, @GLOBAL:updatevm"/,
+    );
     await ok(socket, { method: 'admin.vm.Start', dest: 'app-a' });
     expect(await call(socket, { method: 'admin.vm.Remove', dest: 'app-a' })).toMatchObject({
       type: 'QubesVMNotHaltedError',

@@ -6,6 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import type { Logger } from 'pino';
 import { seedState, startAdminDaemon, type AdminDaemon } from '../../sim/admin/index.ts';
 
 export interface RawReply {
@@ -79,10 +80,14 @@ export interface SeededDaemon {
   close(): Promise<void>;
 }
 
-export async function seededDaemon(): Promise<SeededDaemon> {
+export async function seededDaemon(options: { logger?: Logger } = {}): Promise<SeededDaemon> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'tmpl-sim-admin-'));
   await seedState(dir);
-  const daemon = await startAdminDaemon({ dir, socketPath: path.join(dir, 'qubesd.sock') });
+  const daemon = await startAdminDaemon({
+    dir,
+    socketPath: path.join(dir, 'qubesd.sock'),
+    logger: options.logger,
+  });
   return {
     dir,
     daemon,
