@@ -9,6 +9,7 @@ import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { ForgeError } from './errors.ts';
+import { QUBES_PART_PREFIX, splitSuffix } from './split-parts.ts';
 
 export type TarFormat = 'gnu-sparse' | 'pax-1.0' | 'plain';
 
@@ -20,10 +21,9 @@ export interface ImagePart {
   readonly sha256: string;
 }
 
-/** split(1)'s -d suffixes: two digits, wider only if there are more than 100 parts. */
-export function partName(index: number, count: number): string {
-  const width = Math.max(2, String(count - 1).length);
-  return `root.img.part.${String(index).padStart(width, '0')}`;
+/** split(1)'s -d names: root.img.part.00 .. 89, then 9000 .. (coreutils widening). */
+export function partName(index: number): string {
+  return QUBES_PART_PREFIX + splitSuffix(index);
 }
 
 /** GNU tar as the archiver: the exact tool the Qubes builder runs. */
@@ -91,5 +91,5 @@ export async function splitIntoParts(
   } finally {
     if (file) await file.close();
   }
-  return raw.map((p, i) => ({ ...p, name: partName(i, raw.length) }));
+  return raw.map((p, i) => ({ ...p, name: partName(i) }));
 }

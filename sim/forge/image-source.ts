@@ -64,3 +64,35 @@ export async function writeSparseImage(
     await file.close();
   }
 }
+
+/** GNU tar's sparse block. */
+const TAR_BLOCK = 512;
+
+/**
+ * The data regions of an image made from `extents`, widened to 512-byte blocks and merged, as
+ * GNU tar's raw hole detection would find them (assuming the extents hold non-zero data).
+ */
+export function blockExtents(
+  size: number,
+  extents: readonly ImageExtent[],
+): { offset: number; length: number }[] {
+  const spans = extents
+    .map((e) => {
+      const length = 'bytes' in e ? e.bytes.length : e.length;
+      const start = Math.floor(e.offset / TAR_BLOCK) * TAR_BLOCK;
+      const end = Math.min(size, Math.ceil((e.offset + length) / TAR_BLOCK) * TAR_BLOCK);
+      return { start, end };
+    })
+    .filter((s) => s.end > s.start)
+    .sort((a, b) => a.start - b.start);
+  const merged: { offset: number; length: number }[] = [];
+  for (const { start, end } of spans) {
+    const last = merged.at(-1);
+    if (last && start <= last.offset + last.length) {
+      last.length = Math.max(last.length, end - last.offset);
+    } else {
+      merged.push({ offset: start, length: end - start });
+    }
+  }
+  return merged;
+}

@@ -8,7 +8,8 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gnuTarImage, splitIntoParts, type ImagePart, type TarFormat } from './image-parts.ts';
-import { writeSparseImage, type ImageSpec } from './image-source.ts';
+import { blockExtents, writeSparseImage, type ImageSpec } from './image-source.ts';
+import { writeSparseTar } from './sparse-tar-writer.ts';
 import type { ForgeCompressor } from './payload-compressor.ts';
 import {
   rpmFileName,
@@ -65,6 +66,8 @@ export interface ForgeTemplateOptions {
   /** %pre and %post append a line to this file if they ever run. */
   readonly canaryPath?: string;
   readonly tarFormat?: TarFormat;
+  /** Archiver: the forge's own (default) or GNU tar, the builder's. */
+  readonly tarWriter?: 'forge' | 'gnu-tar';
   /** Member name inside the tar (the builder's is a long absolute build path). */
   readonly tarMemberName?: string;
   /** Directory the .rpm is written to. */
@@ -126,19 +129,33 @@ export async function forgeTemplate(opts: ForgeTemplateOptions): Promise<ForgedT
   const work = await mkdtemp(path.join(opts.tempDir ?? tmpdir(), 'tmpl-forge-template-'));
   try {
     let imagePath: string;
+    let extents: { offset: number; length: number }[] | undefined;
     if ('path' in opts.image) {
       imagePath = opts.image.path;
     } else {
       imagePath = path.join(work, 'root.img');
       await writeSparseImage(imagePath, opts.image);
+      extents = blockExtents(opts.image.size, opts.image.extents);
     }
+    const memberName = opts.tarMemberName ?? 'root.img';
+    const format = opts.tarFormat ?? 'gnu-sparse';
+    const tar =
+      opts.tarWriter === 'gnu-tar'
+        ? gnuTarImage(imagePath, memberName, format)
+        : writeSparseTar(imagePath, {
+            memberName,
+            format,
+            mode: 0o644,
+            mtime: opts.buildtime ?? DEFAULT_BUILDTIME,
+            uid: 0,
+            gid: 0,
+            uname: 'root',
+            gname: 'root',
+            ...(extents ? { extents } : {}),
+          });
     const partsDir = path.join(work, 'parts');
     await mkdir(partsDir);
-    const parts = await splitIntoParts(
-      gnuTarImage(imagePath, opts.tarMemberName ?? 'root.img', opts.tarFormat ?? 'gnu-sparse'),
-      opts.partSize ?? DEFAULT_PART_SIZE,
-      partsDir,
-    );
+    const parts = await splitIntoParts(tar, opts.partSize ?? DEFAULT_PART_SIZE, partsDir);
     const last = parts[parts.length - 1];
 
     const listed = (perms: number, extra: Partial<RpmFileSpec> = {}) => ({
