@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { startQrexecDaemon } from '../../sim/qrexec/index.ts';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import {
   CLIENT_VM,
@@ -131,4 +132,22 @@ test('the disposable and everything in it go when the caller is killed with SIGK
     'clean-up',
   );
   await waitFor(() => processesWith(`3600.${marker}`).length === 0, 'the sandbox to die');
+});
+
+test('stopping the daemon ends calls in progress and removes their disposables', async () => {
+  const socketPath = path.join(sim.dir, 'second-qrexec.sock');
+  const second = await startQrexecDaemon({ dir: sim.dir, adminSocketPath: sim.adminSocket, socketPath });
+  const child = spawn(process.execPath, [CLIENT_VM, '@dispvm', 'test.Disp+hang0'], {
+    env: { ...process.env, TMPL_SIM_QREXEC_SOCKET: socketPath },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+  await waitFor(() => out.includes('ready\n'), 'the service to start');
+  expect((await dispvms()).length).toBe(1);
+  await second.close();
+  expect(second.activeDisposables()).toEqual([]);
+  expect(await dispvms()).toEqual([]);
+  expect(await closed).toBe(125);
 });

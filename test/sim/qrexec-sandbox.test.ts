@@ -54,6 +54,9 @@ out.innerAsDisposable = [inner.status, inner.stdout.slice(0, 2)];
 const impersonate = spawnSync(process.execPath, [process.env.TMPL_QREXEC_CLIENT_VM, 'dom0', 'admin.vm.property.Get+netvm'], {
   env: { ...process.env, TMPL_SIM_SOURCE_VM: 'mgmt' }, encoding: 'latin1' });
 out.innerAsMgmt = [impersonate.status, impersonate.stderr];
+const dom0Path = spawnSync(process.execPath, [paths.repo + '/sim/bin/qrexec-client.mjs', '-d', 'work', 'DEFAULT:QUBESRPC test.Probe dom0'], {
+  encoding: 'latin1' });
+out.dom0PathFromVm = [dom0Path.status, dom0Path.stderr];
 process.stdout.write(JSON.stringify(out));
 `;
 
@@ -134,6 +137,8 @@ describe.skipIf(!probeBubblewrap(REPO).available)('with bubblewrap', () => {
     // Its own calls are attributed to the disposable, whatever it claims to be.
     expect(first.innerAsDisposable).toEqual([0, '0\0']);
     expect(first.innerAsMgmt).toEqual([126, 'Request refused\n']);
+    // dom0's policy-free qrexec-client path is not open to a VM.
+    expect(first.dom0PathFromVm).toEqual([126, 'Request refused\n']);
     // Every call gets a fresh /tmp.
     expect((await probe()).earlierTmpFile).toBe(false);
   });
