@@ -1,6 +1,7 @@
 import type { Command } from './types.ts';
 import { verifyCommand } from './verify.ts';
 import { installCommands } from './install.ts';
+import { listCommands } from './list.ts';
 
 /** Every subcommand of `tmpl`, in the order `tmpl --help` lists them. */
-export const commands: readonly Command[] = [...installCommands, verifyCommand];
+export const commands: readonly Command[] = [...installCommands, ...listCommands, verifyCommand];

@@ -1,0 +1,228 @@
+/**
+ * `tmpl list` and `tmpl info`, with qvm-template's selections and its three output formats:
+ * the human tables, `--machine-readable` (`status|...` lines) and `--machine-readable-json`.
+ */
+import { compareEvrParts } from '../../protocol/evr.ts';
+import { createApp, loadRepos } from '../app.ts';
+import { flag, type OptionSpec } from '../cli-args.ts';
+import { OrchestratorError } from '../errors.ts';
+import { listInstalled, type InstalledTemplate } from '../installed.ts';
+import { formatTable, safe } from '../output.ts';
+import { queryRepos } from '../query.ts';
+import { candidates, compareCandidates, matching, type Candidate } from '../select.ts';
+import { matchesSpec } from '../../protocol/spec-match.ts';
+import { formatQubesDate } from '../template-features.ts';
+import type { Command, CommandContext } from './types.ts';
+
+const LIST_OPTIONS: readonly OptionSpec[] = [
+  { name: 'all', kind: 'flag', help: 'installed and available templates (the default)' },
+  { name: 'installed', kind: 'flag', help: 'installed templates' },
+  { name: 'available', kind: 'flag', help: 'templates in the repositories' },
+  { name: 'extras', kind: 'flag', help: 'installed templates not in any repository' },
+  { name: 'upgrades', kind: 'flag', help: 'templates with a higher version available' },
+  { name: 'all-versions', kind: 'flag', help: 'every version, not only the latest' },
+  { name: 'machine-readable', kind: 'flag', help: 'one |-separated line per template' },
+  { name: 'machine-readable-json', kind: 'flag', help: 'one JSON object' },
+];
+
+type Status = 'installed' | 'available' | 'extra' | 'upgradable';
+const TITLES: Record<Status, string> = {
+  installed: 'Installed Templates',
+  available: 'Available Templates',
+  extra: 'Extra Templates',
+  upgradable: 'Available Upgrades',
+};
+
+interface Row {
+  readonly status: Status;
+  readonly name: string;
+  readonly epoch: number;
+  readonly version: string;
+  readonly release: string;
+  readonly reponame: string;
+  readonly size: number | string;
+  readonly buildtime: string;
+  readonly installtime: string;
+  readonly license: string;
+  readonly url: string;
+  readonly summary: string;
+  /** With real newlines. */
+  readonly description: string;
+}
+
+function fromInstalled(t: InstalledTemplate, status: Status): Row {
+  return { ...t, status, size: '', description: t.description.replace(/\|/g, '\n') };
+}
+
+function fromCandidate(c: Candidate, status: Status): Row {
+  return {
+    status,
+    name: c.templateName,
+    epoch: c.epoch,
+    version: c.version,
+    release: c.release,
+    reponame: c.repoid,
+    size: c.downloadsize,
+    buildtime: formatQubesDate(c.buildtime),
+    installtime: '',
+    license: c.license,
+    url: c.url,
+    summary: c.summary,
+    description: c.description,
+  };
+}
+
+function latestOnly(list: readonly Candidate[]): Candidate[] {
+  const best = new Map<string, Candidate>();
+  for (const c of list) {
+    const current = best.get(c.templateName);
+    if (!current || compareCandidates(c, current) > 0) best.set(c.templateName, c);
+  }
+  return [...best.values()];
+}
+
+/** qubesadmin.utils.size_to_human. */
+function sizeToHuman(size: number): string {
+  if (size < 1024) return String(size);
+  if (size < 1024 * 1024) return `${(size / 1024).toFixed(1)} KiB`;
+  if (size < 1024 * 1024 * 1024) return `${(size / (1024 * 1024)).toFixed(1)} MiB`;
+  return `${(size / (1024 * 1024 * 1024)).toFixed(1)} GiB`;
+}
+
+async function collect(ctx: CommandContext): Promise<Row[]> {
+  const args = ctx.args!;
+  const app = createApp(args, ctx.env);
+  let all = flag(args, 'all');
+  const installedOnly = flag(args, 'installed');
+  const available = flag(args, 'available');
+  const extras = flag(args, 'extras');
+  const upgrades = flag(args, 'upgrades');
+  if (!installedOnly && !available && !extras && !upgrades) all = true;
+  const specs = args.positionals;
+  const specOk = (name: string, evr: { epoch: number; version: string; release: string }): boolean =>
+    specs.length === 0 || specs.some((s) => matchesSpec(s, { name, ...evr }));
+
+  let remote: Candidate[] = [];
+  if (all || available || extras || upgrades) {
+    const repos = await loadRepos(app, args);
+    for (const warning of repos.warnings) app.log.warn(warning);
+    remote = candidates(await queryRepos(app, repos.worker));
+    if (specs.length > 0) remote = [...new Set(specs.flatMap((s) => matching(s, remote)))];
+    if (!flag(args, 'all-versions')) remote = latestOnly(remote);
+    remote.sort((a, b) => a.templateName.localeCompare(b.templateName) || compareCandidates(a, b));
+  }
+  const local = (await listInstalled(app.admin)).filter((t) => t.managed && specOk(t.name, t));
+  const rows: Row[] = [];
+  if (installedOnly || all) rows.push(...local.map((t) => fromInstalled(t, 'installed')));
+  if (available || all) rows.push(...remote.map((c) => fromCandidate(c, 'available')));
+  if (extras) {
+    const names = new Set(remote.map((c) => c.templateName));
+    rows.push(...local.filter((t) => !names.has(t.name)).map((t) => fromInstalled(t, 'extra')));
+  }
+  if (upgrades) {
+    const byName = new Map(local.map((t) => [t.name, t]));
+    for (const c of remote) {
+      const t = byName.get(c.templateName);
+      if (t && compareEvrParts(t, c) < 0) rows.push(fromCandidate(c, 'upgradable'));
+    }
+  }
+  if (rows.length === 0) throw new OrchestratorError('template.not-found', 'No matching templates to list');
+  return rows;
+}
+
+function groups(rows: readonly Row[]): [Status, Row[]][] {
+  const out: [Status, Row[]][] = [];
+  for (const row of rows) {
+    const last = out.at(-1);
+    if (last && last[0] === row.status) last[1].push(row);
+    else out.push([row.status, [row]]);
+  }
+  return out;
+}
+
+function listJson(row: Row): Record<string, string> {
+  return { name: row.name, evr: `${row.epoch}:${row.version}-${row.release}`, reponame: row.reponame };
+}
+
+function infoJson(row: Row, replaceNewline: boolean): Record<string, string> {
+  return {
+    name: row.name,
+    epoch: String(row.epoch),
+    version: row.version,
+    release: row.release,
+    reponame: row.reponame,
+    size: String(row.size),
+    buildtime: row.buildtime,
+    installtime: row.installtime,
+    license: row.license,
+    url: row.url,
+    summary: row.summary,
+    description: replaceNewline ? row.description.replace(/\n/g, '|') : row.description,
+  };
+}
+
+function render(command: 'list' | 'info', rows: readonly Row[], ctx: CommandContext): string {
+  const args = ctx.args!;
+  if (flag(args, 'machine-readable')) {
+    return rows
+      .map(
+        (r) =>
+          [r.status, ...Object.values(command === 'list' ? listJson(r) : infoJson(r, true))]
+            .map(safe)
+            .join('|') + '\n',
+      )
+      .join('');
+  }
+  if (flag(args, 'machine-readable-json') || flag(args, 'json')) {
+    const out: Record<string, Record<string, string>[]> = {};
+    for (const [status, group] of groups(rows)) {
+      out[status] = group.map((r) => (command === 'list' ? listJson(r) : infoJson(r, false)));
+    }
+    return JSON.stringify(out) + '\n';
+  }
+  let text = '';
+  for (const [status, group] of groups(rows)) {
+    text += TITLES[status] + '\n';
+    if (command === 'list') {
+      text += formatTable(
+        group.map((r) => [r.name, `${r.epoch}:${r.version}-${r.release}`, r.reponame].map(safe)),
+      );
+    } else {
+      const table: string[][] = [];
+      for (const r of group) {
+        table.push(['Name', ':', r.name], ['Epoch', ':', String(r.epoch)], ['Version', ':', r.version]);
+        table.push(['Release', ':', r.release]);
+        table.push(['Size', ':', typeof r.size === 'number' ? sizeToHuman(r.size) : r.size]);
+        table.push(['Repository', ':', r.reponame], ['Buildtime', ':', r.buildtime]);
+        if (r.installtime) table.push(['Install time', ':', r.installtime]);
+        table.push(['URL', ':', r.url], ['License', ':', r.license], ['Summary', ':', r.summary]);
+        let title = 'Description';
+        for (const line of r.description.split('\n')) {
+          table.push([title, ':', line]);
+          title = '';
+        }
+        table.push([' ', ' ', ' ']);
+      }
+      text += formatTable(table.map((row) => row.map(safe)));
+    }
+  }
+  return text;
+}
+
+function listCommand(name: 'list' | 'info', summary: string): Command {
+  return {
+    name,
+    summary,
+    options: LIST_OPTIONS,
+    usage: `tmpl ${name} [--all|--installed|--available|--extras|--upgrades] [--all-versions] [--machine-readable|--machine-readable-json] [TEMPLATESPEC...]`,
+    async run(ctx) {
+      ctx.stdout.write(render(name, await collect(ctx), ctx));
+      return 0;
+    },
+  };
+}
+
+export const listCommands: readonly Command[] = [
+  listCommand('list', 'list templates'),
+  listCommand('info', 'show details of templates'),
+];
