@@ -1,7 +1,10 @@
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MAX_METALINK_BYTES, MAX_METALINK_URLS, parseMetalink } from '../../dispvm-worker/metalink.ts';
 import { expectCode } from './expect-error.ts';
 import { metalinkXml } from './rpm-md-documents.ts';
+
+import { ParseError } from '../../protocol/errors.ts';
+import { mutants } from '../helpers/mutate.ts';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 
@@ -56,5 +59,30 @@ describe('parseMetalink refuses hostile documents', () => {
 
   it('refuses documents above the size limit', async () => {
     await expectCode(() => parseMetalink(new Uint8Array(MAX_METALINK_BYTES + 1)), 'metalink.too-large');
+  });
+});
+
+describe('parseMetalink on seeded mutations of a valid document', () => {
+  it('accepts or refuses each with a metalink.* or xml.* ParseError, never anything else', () => {
+    const valid = enc(
+      metalinkXml({
+        alternates: [{ hashes: { sha256: 'e'.repeat(64) }, size: 10 }],
+        urls: [
+          { url: 'https://a.example/repodata/repomd.xml' },
+          { url: 'http://b.example/repodata/repomd.xml', preference: '7' },
+        ],
+      }),
+    );
+    let refused = 0;
+    for (const [n, mutant] of mutants(valid, 1500, 0xbeef)) {
+      try {
+        parseMetalink(mutant);
+      } catch (e) {
+        expect(e, `mutant ${n}`).toBeInstanceOf(ParseError);
+        expect((e as ParseError).code, `mutant ${n}`).toMatch(/^(metalink|xml)\./);
+        refused++;
+      }
+    }
+    expect(refused).toBeGreaterThan(300);
   });
 });

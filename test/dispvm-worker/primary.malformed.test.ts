@@ -11,6 +11,8 @@ import {
 import type { RepomdData } from '../../dispvm-worker/repomd.ts';
 import { expectCode } from './expect-error.ts';
 import { packageXml, primaryXml, sha256 } from './rpm-md-documents.ts';
+import { ParseError } from '../../protocol/errors.ts';
+import { mutants } from '../helpers/mutate.ts';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 
@@ -217,5 +219,22 @@ describe('readPrimary checks what repomd.xml declares', () => {
   it('refuses a compressed file above the size limit before hashing it', async () => {
     const big = new Uint8Array(MAX_PRIMARY_COMPRESSED_BYTES + 1);
     await expectCode(() => readPrimary(big, entryFor(new Uint8Array(1)), 'r'), 'primary.too-large');
+  });
+});
+
+describe('parsePrimaryXml on seeded mutations of a valid document', () => {
+  it('accepts or refuses each with a primary.* or xml.* ParseError, never anything else', () => {
+    const valid = enc(primaryXml([packageXml({ description: 'a &amp; b' }), packageXml({ name: 'kernel' })]));
+    let refused = 0;
+    for (const [n, mutant] of mutants(valid, 1500, 0xc0ffee)) {
+      try {
+        parsePrimaryXml(mutant, 'r');
+      } catch (e) {
+        expect(e, `mutant ${n}`).toBeInstanceOf(ParseError);
+        expect((e as ParseError).code, `mutant ${n}`).toMatch(/^(primary|xml)\./);
+        refused++;
+      }
+    }
+    expect(refused).toBeGreaterThan(500);
   });
 });

@@ -10,6 +10,8 @@ import {
 import { VerificationError } from '../../protocol/errors.ts';
 import { expectCode } from './expect-error.ts';
 import { dataEntry, repomdXml } from './rpm-md-documents.ts';
+import { ParseError as ParseErrorClass } from '../../protocol/errors.ts';
+import { mutants } from '../helpers/mutate.ts';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 
@@ -176,5 +178,24 @@ describe('verifyRepomdSignature refuses what it cannot check', () => {
       'repomd.signature.unknown-key',
       VerificationError,
     );
+  });
+});
+
+describe('parseRepomd on seeded mutations of a valid document', () => {
+  it('accepts or refuses each with a repomd.* or xml.* ParseError, never anything else', () => {
+    const valid = enc(
+      repomdXml([dataEntry({ openChecksum: 'e'.repeat(64), openSize: 456 }), dataEntry({ type: 'other' })]),
+    );
+    let refused = 0;
+    for (const [n, mutant] of mutants(valid, 1500, 0x5eed)) {
+      try {
+        parseRepomd(mutant);
+      } catch (e) {
+        expect(e, `mutant ${n}`).toBeInstanceOf(ParseErrorClass);
+        expect((e as ParseErrorClass).code, `mutant ${n}`).toMatch(/^(repomd|xml)\./);
+        refused++;
+      }
+    }
+    expect(refused).toBeGreaterThan(500);
   });
 });

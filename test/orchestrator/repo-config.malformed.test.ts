@@ -5,6 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { MAX_INI_FILE_BYTES, MAX_INI_SECTIONS } from '../../orchestrator/ini-file.ts';
 import { loadRepoConfig, parseRepoFile } from '../../orchestrator/repo-config.ts';
 import { MAX_BASEURLS, MAX_KEYS_PER_REPO, ParseError } from '../../protocol/index.ts';
+import { mutants } from '../helpers/mutate.ts';
+import { readFileSync } from 'node:fs';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 
@@ -98,5 +100,22 @@ describe('loadRepoConfig refuses', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('parseRepoFile on seeded mutations of the Qubes repo file', () => {
+  it('accepts or refuses each with a repo-config.* ParseError, never anything else', () => {
+    const valid = readFileSync(path.join(import.meta.dirname, 'fixtures', 'qubes-templates.repo'));
+    let refused = 0;
+    for (const [n, mutant] of mutants(valid, 1500, 0x1a1)) {
+      try {
+        parseRepoFile(mutant, 't.repo', { releasever: '4.2' });
+      } catch (e) {
+        expect(e, `mutant ${n}`).toBeInstanceOf(ParseError);
+        expect((e as ParseError).code, `mutant ${n}`).toMatch(/^repo-config\./);
+        refused++;
+      }
+    }
+    expect(refused).toBeGreaterThan(100);
   });
 });
