@@ -10,3 +10,17 @@ export {
   SimStateError,
 } from './admin/index.ts';
 export type { AdminDaemon, AdminDaemonOptions, PowerHooks, QubesState } from './admin/index.ts';
+export {
+  startQrexecDaemon,
+  loadPolicyDirs,
+  parsePolicyText,
+  evaluatePolicy,
+  fetchSystemInfo,
+} from './qrexec/index.ts';
+export type {
+  QrexecDaemon,
+  QrexecDaemonOptions,
+  PolicyDecision,
+  PolicyRule,
+  SystemInfo,
+} from './qrexec/index.ts';
