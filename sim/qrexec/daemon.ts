@@ -82,6 +82,11 @@ export interface QrexecDaemon {
   readonly sandboxed: boolean;
   /** Disposables created for calls still in progress. */
   activeDisposables(): string[];
+  /**
+   * Kills every service running in `vm` (its callers see the service die). Wire it to the Admin
+   * API daemon's onStop hook so that admin.vm.Kill/Shutdown stop a VM's processes too.
+   */
+  stopVm(vm: string): void;
   /** Stops listening, ends every call (killing its disposable) and waits for the clean-up. */
   close(): Promise<void>;
 }
@@ -125,6 +130,7 @@ export async function startQrexecDaemon(options: QrexecDaemonOptions): Promise<Q
   const servers = new Set<net.Server>();
   const disposables = new Set<string>();
   const liveConnections = new Set<ClientConnection>();
+  const running = new Map<string, Set<Endpoint>>();
   let callCounter = 0;
 
   const admin = (method: string, dest: string, arg?: string): Promise<string> =>
@@ -184,9 +190,13 @@ export async function startQrexecDaemon(options: QrexecDaemonOptions): Promise<Q
           { env },
         )
       : spawnEndpoint(argv[0]!, argv.slice(1), { env, cwd: os.tmpdir() });
+    const inVm = running.get(vm) ?? new Set<Endpoint>();
+    running.set(vm, inVm.add(endpoint));
     try {
       return await conn.run(endpoint);
     } finally {
+      inVm.delete(endpoint);
+      if (inVm.size === 0 && running.get(vm) === inVm) running.delete(vm);
       servers.delete(server);
       server.close();
       fs.rmSync(dir, { recursive: true, force: true });
@@ -400,6 +410,9 @@ export async function startQrexecDaemon(options: QrexecDaemonOptions): Promise<Q
     socketPath,
     sandboxed: probe.available,
     activeDisposables: () => [...disposables],
+    stopVm(vm: string) {
+      for (const endpoint of running.get(vm) ?? []) endpoint.kill();
+    },
     async close() {
       main.close();
       for (const server of servers) server.close();

@@ -151,3 +151,17 @@ test('stopping the daemon ends calls in progress and removes their disposables',
   expect(await dispvms()).toEqual([]);
   expect(await closed).toBe(125);
 });
+
+test('stopVm kills the services running in a VM; the caller sees the service die', async () => {
+  const child = spawn(process.execPath, [CLIENT_VM, '@dispvm', 'test.Disp+hang1'], {
+    env: { ...process.env, ...env() },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+  await waitFor(() => out.includes('ready\n'), 'the service to start');
+  sim.qrexec.stopVm(out.split('\n')[0]!);
+  expect(await closed).toBe(137);
+  await waitFor(async () => (await dispvms()).length === 0, 'clean-up');
+});
