@@ -82,8 +82,12 @@ function member(
   return concat([headerBlock({ name: ROOT, size: data.length, magic: 'gnu', ...fields }), padToBlock(data)]);
 }
 
-function paxMember(records: string, data: Uint8Array = new Uint8Array(0), typeflag = '0'): Uint8Array {
-  const body = utf8(records);
+function paxMember(
+  records: string | Uint8Array,
+  data: Uint8Array = new Uint8Array(0),
+  typeflag = '0',
+): Uint8Array {
+  const body = typeof records === 'string' ? utf8(records) : records;
   return concat([
     headerBlock({ name: utf8('./PaxHeaders/root.img'), typeflag: 'x', size: body.length, magic: 'posix' }),
     padToBlock(body),
@@ -396,6 +400,64 @@ export function hostileSparseTars(): HostileSparseTar[] {
             paxRecord('GNU.sparse.map', '0,1024,512,512'),
           filler(1536),
         ),
+      ),
+    },
+    {
+      name: 'pax-1.0-extent-past-size',
+      code: 'sparse.extent-past-size',
+      bytes: archive(
+        paxMember(
+          paxRecord('GNU.sparse.major', '1') +
+            paxRecord('GNU.sparse.minor', '0') +
+            paxRecord('GNU.sparse.realsize', '1024'),
+          concat([padToBlock(utf8('1\n512\n1024\n')), filler(1024)]),
+        ),
+      ),
+    },
+    {
+      name: 'pax-0.0-numblocks-mismatch',
+      code: 'sparse.sparse-map',
+      bytes: archive(
+        paxMember(
+          paxRecord('GNU.sparse.size', String(REAL_SIZE)) +
+            paxRecord('GNU.sparse.numblocks', '2') +
+            paxRecord('GNU.sparse.offset', '0') +
+            paxRecord('GNU.sparse.numbytes', '512'),
+          filler(512),
+        ),
+      ),
+    },
+    {
+      name: 'pax-path-not-utf8',
+      code: 'sparse.pax-value',
+      bytes: archive(
+        paxMember(concat([utf8('18 path=root'), Uint8Array.of(0xff), utf8('.img\n')]), filler(10)),
+      ),
+    },
+    {
+      name: 'long-name-then-pax-header',
+      code: 'sparse.pax-conflict',
+      bytes: archive(
+        ...longNameBlocks(utf8('z'.repeat(120))),
+        paxMember(paxRecord('path', 'root.img'), filler(10)),
+      ),
+    },
+    {
+      name: 'plain-member-absurd-size',
+      code: 'sparse.size-limit',
+      bytes: archive(member({ typeflag: '0', size: 2 ** 45 })),
+    },
+    {
+      name: 'extension-block-padding-garbage',
+      code: 'sparse.sparse-map',
+      bytes: archive(
+        (() => {
+          const bytes = gnuSparse(
+            Array.from({ length: 6 }, (_, i) => ({ offset: i * 2 * BLOCK, length: BLOCK })),
+          );
+          bytes[BLOCK + 510] = 7;
+          return bytes;
+        })(),
       ),
     },
   ];
