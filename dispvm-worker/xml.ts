@@ -40,30 +40,35 @@ export interface XmlHandler {
   closeElement(name: string): void;
 }
 
-const encoder = new TextEncoder();
-
 /**
  * Refuses DTD declarations by looking at the raw bytes, before any decoding: a document that
  * declares a DOCTYPE or an ENTITY is never handed to the parser.
  */
 export function refuseDeclarations(bytes: Uint8Array): void {
-  const doctype = indexOfAsciiCaseless(bytes, '<!DOCTYPE');
-  if (doctype !== -1) throw new ParseError('xml.doctype', 'DOCTYPE declarations are refused', doctype);
-  const entity = indexOfAsciiCaseless(bytes, '<!ENTITY');
-  if (entity !== -1) throw new ParseError('xml.entity', 'ENTITY declarations are refused', entity);
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // Every declaration starts with '<!'; the native search finds those, then the keyword is
+  // compared without regard to case.
+  for (
+    let at = buffer.indexOf(MARKUP_DECLARATION);
+    at !== -1;
+    at = buffer.indexOf(MARKUP_DECLARATION, at + 2)
+  ) {
+    if (keywordAt(buffer, at + 2, 'DOCTYPE'))
+      throw new ParseError('xml.doctype', 'DOCTYPE declarations are refused', at);
+    if (keywordAt(buffer, at + 2, 'ENTITY'))
+      throw new ParseError('xml.entity', 'ENTITY declarations are refused', at);
+  }
 }
 
-function indexOfAsciiCaseless(bytes: Uint8Array, needle: string): number {
-  const upper = encoder.encode(needle.toUpperCase());
-  const lower = encoder.encode(needle.toLowerCase());
-  outer: for (let i = 0; i + upper.length <= bytes.length; i++) {
-    for (let k = 0; k < upper.length; k++) {
-      const b = bytes[i + k];
-      if (b !== upper[k] && b !== lower[k]) continue outer;
-    }
-    return i;
+const MARKUP_DECLARATION = Buffer.from('<!');
+
+function keywordAt(buffer: Buffer, at: number, upperKeyword: string): boolean {
+  if (at + upperKeyword.length > buffer.length) return false;
+  for (let k = 0; k < upperKeyword.length; k++) {
+    // ASCII letters only: clearing bit 0x20 maps a-z onto A-Z.
+    if ((buffer[at + k]! & 0xdf) !== upperKeyword.charCodeAt(k)) return false;
   }
-  return -1;
+  return true;
 }
 
 /** Decodes UTF-8 strictly (no replacement characters), after a leading byte-order mark if any. */
