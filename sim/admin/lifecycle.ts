@@ -7,7 +7,7 @@ import type { CallContext } from './api.ts';
 import { exc, QubesApiError, UnhandledServerError } from './errors.ts';
 import type { QubesModel } from './model.ts';
 import { getValue, getVmRef, isDefault, propertyList } from './properties.ts';
-import { connectedVms } from './property-defs.ts';
+import { connectedVms } from './property-helpers.ts';
 import type { PropValue, VmClass, VmState } from './state.ts';
 import { createOnDisk, initVolumes, removeFromDisk, type VolumePools } from './storage.ts';
 
