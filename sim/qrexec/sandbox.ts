@@ -2,15 +2,15 @@
  * Running a simulated VM's service under bubblewrap.
  *
  * What a sandboxed service sees:
- *  - read-only: /usr, /etc, /lib*, /bin, /sbin (the host's, standing in for the template's root)
- *    and the repository (the template "has Node.js and tmpl installed");
+ *  - read-only: /usr, /lib*, /bin, /sbin, the parts of /etc Node.js needs (ETC_ALLOWLIST), all
+ *    the host's, standing in for the template's root; and the repository (the template "has Node.js and tmpl installed");
  *  - a fresh /proc, a minimal /dev, a private /tmp tmpfs of `tmpBytes` (bwrap `--size` before
  *    `--tmpfs`, bubblewrap >= 0.7);
  *  - its own qrexec socket directory at /run/qrexec-sim (calls it makes are attributed to its VM);
  *  - new user (uid 1000, no capabilities, no nested user namespaces), pid, ipc and uts
  *    namespaces, a new session (no TIOCSTI on the caller's terminal), and it dies with the daemon;
  *  - NOT: the simulator's state directory (if it lies inside the repository it is covered by an
- *    empty tmpfs), volumes, keys, the orchestrator's files, $HOME, the host's /tmp, /run, /var.
+ *    empty tmpfs), volumes, keys, the orchestrator's files, $HOME, the host's /tmp, /run, /var, the rest of /etc.
  * Network: the host's network namespace is shared, so services reach repositories served on the
  * host's 127.0.0.1 (the way tests and the demo serve them). That also means they can reach any
  * other loopback TCP service and abstract Unix sockets of the host; path sockets stay hidden.
@@ -20,6 +20,32 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 export const SANDBOX_QREXEC_DIR = '/run/qrexec-sim';
+
+/** Entries of the host's /etc visible in the sandbox (name resolution, TLS roots, users, time zone). */
+export const ETC_ALLOWLIST = [
+  'alternatives',
+  'ca-certificates',
+  'ca-certificates.conf',
+  'ssl',
+  'pki',
+  'crypto-policies',
+  'resolv.conf',
+  'hosts',
+  'host.conf',
+  'nsswitch.conf',
+  'gai.conf',
+  'services',
+  'protocols',
+  'passwd',
+  'group',
+  'localtime',
+  'timezone',
+  'ld.so.cache',
+  'ld.so.conf',
+  'ld.so.conf.d',
+  'os-release',
+  'mime.types',
+] as const;
 const SANDBOX_UID = '1000';
 
 export interface SandboxOptions {
@@ -67,10 +93,13 @@ export function bubblewrapArgs(options: SandboxOptions, argv: readonly string[])
     '--ro-bind',
     '/usr',
     '/usr',
-    '--ro-bind',
-    '/etc',
-    '/etc',
   ];
+  // Only the parts of /etc a Node.js program needs: the sandbox's uid maps to the daemon's, so a
+  // whole /etc would expose root-only files such as /etc/shadow to the service.
+  for (const entry of ETC_ALLOWLIST) {
+    if (fs.existsSync(path.join('/etc', entry)))
+      args.push('--ro-bind', path.join('/etc', entry), path.join('/etc', entry));
+  }
   for (const top of ['/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32']) {
     let stat: fs.Stats;
     try {

@@ -44,6 +44,7 @@ fs.writeFileSync('/tmp/left-by-earlier-call', 'x');
 out.tmpFill = attempt(() => { fs.writeFileSync('/tmp/fill', Buffer.alloc(${16 * MiB})); return 'wrote'; });
 fs.rmSync('/tmp/fill', { force: true });
 out.repoWrite = attempt(() => { fs.writeFileSync(paths.repo + '/sandbox-was-here', 'x'); fs.rmSync(paths.repo + '/sandbox-was-here'); return 'wrote'; });
+out.shadow = attempt(() => fs.readFileSync('/etc/shadow').length);
 out.uid = process.getuid();
 out.capEff = /CapEff:\\s+(\\S+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))[1];
 out.processes = fs.readdirSync('/proc').filter((e) => /^\\d+$/.test(e)).length;
@@ -129,6 +130,7 @@ describe.skipIf(!probeBubblewrap(REPO).available)('with bubblewrap', () => {
       earlierTmpFile: false,
       tmpFill: 'error:ENOSPC',
       repoWrite: 'error:EROFS',
+      shadow: 'error:ENOENT',
       uid: 1000,
       capEff: '0000000000000000',
       http: 'served on the host',
