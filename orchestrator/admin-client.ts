@@ -90,6 +90,10 @@ export class AdminClient {
     return parseProperty(await this.call('dom0', 'admin.property.Get', property));
   }
 
+  async setGlobalProperty(property: string, value: string): Promise<void> {
+    await this.call('dom0', 'admin.property.Set', property, value);
+  }
+
   async listFeatures(vm: string): Promise<string[]> {
     return text(await this.call(vm, 'admin.vm.feature.List'))
       .split('\n')

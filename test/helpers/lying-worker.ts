@@ -1,0 +1,106 @@
+/**
+ * A worker that lies: a test double speaking the worker protocol, used as the tmpl.Worker
+ * service of a disposable in end-to-end security tests. It runs the real worker and rewrites
+ * its frames according to TMPL_LIE, so every lie is told with otherwise genuine bytes.
+ *
+ *   corrupt-last-part   flip one byte in the last FILE_DATA of the last root.img part
+ *   other-head          send the head of TMPL_LIE_PACKAGE (another package) instead
+ *   metadata-mismatch   METADATA names another release
+ *   unlisted-file       send a file the header does not list, before END
+ *   extra-frames        send frames after END
+ *   truncate            stop in the middle of the first root.img part
+ *   hang                stop sending in the middle of the first root.img part, stay alive
+ *   flood               after the first FILE_BEGIN, send FILE_DATA without end
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { decodeFrames, encodeFrame, encodeJsonFrame, type Frame } from '../../protocol/frames.ts';
+import { parsePackageHead } from '../../protocol/rpm-package.ts';
+
+const lie = process.env.TMPL_LIE ?? '';
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const honest = spawn(process.execPath, [path.join(root, 'bin/tmpl-worker.mjs')], {
+  stdio: ['pipe', 'pipe', 'inherit'],
+});
+process.stdin.pipe(honest.stdin);
+
+const out = process.stdout;
+function send(bytes: Uint8Array): Promise<void> {
+  return new Promise((resolve) => (out.write(bytes) ? resolve() : out.once('drain', () => resolve())));
+}
+function forward(frame: Frame): Promise<void> {
+  return send(encodeFrame(frame.type, frame.payload));
+}
+
+let partsSeen = 0;
+let inPart = false;
+let partBytes = 0;
+let lastPartData: Frame | undefined;
+let partCount = 0;
+let currentPath = '';
+
+for await (const frame of decodeFrames(honest.stdout)) {
+  if (frame.type === 'HEAD' && lie === 'other-head') {
+    const other = readFileSync(process.env.TMPL_LIE_PACKAGE!);
+    const head = parsePackageHead(other);
+    await send(encodeFrame('HEAD', head.headBytes));
+    continue;
+  }
+  if (frame.type === 'METADATA') {
+    const meta = JSON.parse(new TextDecoder().decode(frame.payload)) as {
+      package: { release: string };
+      files: { path: string }[];
+    };
+    partCount = meta.files.filter((f) => /root\.img\.part\./.test(f.path)).length;
+    if (lie === 'metadata-mismatch') {
+      meta.package.release = `${meta.package.release}.1`;
+      await send(encodeJsonFrame('METADATA', meta));
+      continue;
+    }
+  }
+  if (frame.type === 'FILE_BEGIN') {
+    currentPath = (JSON.parse(new TextDecoder().decode(frame.payload)) as { path: string }).path;
+    inPart = /root\.img\.part\./.test(currentPath);
+    if (inPart) partsSeen++;
+    partBytes = 0;
+    if (lie === 'flood') {
+      await forward(frame);
+      const chunk = new Uint8Array(1024 * 1024).fill(0x41);
+      for (;;) await send(encodeFrame('FILE_DATA', chunk));
+    }
+  }
+  if (frame.type === 'FILE_DATA' && inPart) {
+    partBytes += frame.payload.length;
+    if ((lie === 'truncate' || lie === 'hang') && partsSeen === 1 && partBytes > 64 * 1024) {
+      if (lie === 'hang') await new Promise(() => {});
+      honest.kill('SIGKILL');
+      process.exit(0);
+    }
+    if (lie === 'corrupt-last-part' && partsSeen === partCount) {
+      if (lastPartData) await forward(lastPartData);
+      lastPartData = frame;
+      continue;
+    }
+  }
+  if (frame.type === 'FILE_END' && lastPartData && inPart && partsSeen === partCount) {
+    const copy = new Uint8Array(lastPartData.payload);
+    copy[copy.length >> 1]! ^= 0x01;
+    await send(encodeFrame('FILE_DATA', copy));
+    lastPartData = undefined;
+  }
+  if (frame.type === 'END' && lie === 'unlisted-file') {
+    const dir = currentPath.slice(0, currentPath.lastIndexOf('/'));
+    const evil = `${dir}/evil.sh`;
+    await send(encodeJsonFrame('FILE_BEGIN', { path: evil, size: 4 }));
+    await send(encodeFrame('FILE_DATA', new TextEncoder().encode('evil')));
+    await send(encodeJsonFrame('FILE_END', { path: evil }));
+  }
+  await forward(frame);
+  if (frame.type === 'END' && lie === 'extra-frames') {
+    await send(encodeJsonFrame('PROGRESS', { stage: 'unpack', done: 0 }));
+    await send(encodeJsonFrame('END', { files: 0, bytes: 0 }));
+  }
+}
+out.end();
