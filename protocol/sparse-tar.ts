@@ -109,13 +109,20 @@ export interface SparseTarOptions {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+/** A caller's limit: a non-negative integer, never above the named maximum (NaN would disable checks). */
+function lowered(value: number | undefined, maximum: number): number {
+  if (value === undefined) return maximum;
+  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`bad sparse tar limit ${value}`);
+  return Math.min(value, maximum);
+}
+
 export async function* readSparseTar(
   input: AsyncIterable<Uint8Array>,
   options: SparseTarOptions = {},
 ): AsyncGenerator<SparseTarEvent, void, undefined> {
   const limits: SparseTarLimits = {
-    maxImageSize: Math.min(options.maxImageSize ?? MAX_IMAGE_SIZE, MAX_IMAGE_SIZE),
-    maxExtents: Math.min(options.maxExtents ?? MAX_SPARSE_EXTENTS, MAX_SPARSE_EXTENTS),
+    maxImageSize: lowered(options.maxImageSize, MAX_IMAGE_SIZE),
+    maxExtents: lowered(options.maxExtents, MAX_SPARSE_EXTENTS),
   };
   const source = new ByteSource(input);
   try {

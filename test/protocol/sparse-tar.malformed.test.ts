@@ -147,6 +147,9 @@ describe('readSparseTar on damaged real archives', () => {
     await expectRefused(paxArchive, 'sparse.extent-count', undefined, { maxExtents: 10 });
     await expectRefused(gnuArchive, 'sparse.size-limit', undefined, { maxImageSize: 1 * MiB });
     expect(await outcome(fromBytes(gnuArchive), { maxExtents: 31 })).toBeNull();
+    // Limits can only be lowered, and a NaN cannot switch them off.
+    expect(await outcome(fromBytes(gnuArchive), { maxExtents: 2 ** 40 })).toBeNull();
+    expect(await outcome(fromBytes(gnuArchive), { maxImageSize: Number.NaN })).toBeInstanceOf(RangeError);
   });
 
   it('accepts the signed header sum that old tars wrote, and rejects a sum that is neither', async () => {
