@@ -53,7 +53,6 @@ function ourStates(operations: readonly RepoOperation[]): Record<string, boolean
 describe('applyRepoOperations agrees with dnf', () => {
   const scenarios: RepoOperation[][] = [
     [],
-    [{ kind: 'enablerepo', value: 'qubes-templates-itl-testing' }],
     [
       { kind: 'enablerepo', value: '*testing' },
       { kind: 'disablerepo', value: 'qubes-templates-itl' },
@@ -72,7 +71,6 @@ describe('applyRepoOperations agrees with dnf', () => {
         value: 'qubes-templates-itl-testing,qubes-templates-community qubes-templates-community-testing',
       },
     ],
-    [{ kind: 'repoid', value: 'qubes-templates-community' }],
     [
       { kind: 'repoid', value: 'qubes-templates-c?mmunity*' },
       { kind: 'enablerepo', value: 'qubes-templates-itl-testing' },
