@@ -22,7 +22,7 @@ export type WorkerErrorCode =
   | 'worker.request'
   | 'worker.input'
   | 'worker.repo-unsigned'
-  | 'worker.repo-signature'
+  | 'worker.repo-metadata'
   | 'worker.metadata-checksum'
   | 'worker.no-primary'
   | 'worker.not-found'
@@ -30,6 +30,8 @@ export type WorkerErrorCode =
   | 'worker.package-size'
   | 'worker.package-identity'
   | 'worker.no-keys'
+  | 'worker.head-too-large'
+  | 'worker.output'
   | 'worker.internal';
 
 /** A transfer failed; `url` is the last URL tried (untrusted text from repository metadata). */

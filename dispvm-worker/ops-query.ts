@@ -1,0 +1,43 @@
+/**
+ * Operation query: the template packages of every requested repository, as one QUERY_RESULT.
+ * Repository text (licence, summary, description, url) is untrusted: refused characters become
+ * U+FFFD and lengths are cut to the schema's bounds, so a licence with spaces or '|' or a
+ * description with escapes cannot break the orchestrator's listing.
+ */
+import {
+  MAX_DESCRIPTION_LENGTH,
+  MAX_LICENSE_LENGTH,
+  MAX_SUMMARY_LENGTH,
+  MAX_URL_LENGTH,
+} from '../protocol/limits.ts';
+import { sanitizeText, type PackageListing, type WorkerRequest } from '../protocol/messages.ts';
+import type { FrameWriter } from './ops-output.ts';
+import type { PrimaryPackage } from './primary.ts';
+import { loadRepository, type RepoContext } from './repo-client.ts';
+
+export function listingOf(pkg: PrimaryPackage): PackageListing {
+  return {
+    name: pkg.name,
+    epoch: pkg.epoch,
+    version: pkg.version,
+    release: pkg.release,
+    repoid: pkg.repoid,
+    downloadsize: pkg.downloadsize,
+    buildtime: pkg.buildtime,
+    license: sanitizeText(pkg.license, MAX_LICENSE_LENGTH),
+    url: sanitizeText(pkg.url, MAX_URL_LENGTH),
+    summary: sanitizeText(pkg.summary, MAX_SUMMARY_LENGTH),
+    description: sanitizeText(pkg.description, MAX_DESCRIPTION_LENGTH, { multiline: true }),
+  };
+}
+
+export async function runQuery(request: WorkerRequest, ctx: RepoContext, out: FrameWriter): Promise<void> {
+  const packages: PackageListing[] = [];
+  for (const [i, repo] of request.repos.entries()) {
+    const loaded = await loadRepository(repo, ctx);
+    packages.push(...loaded.packages.map(listingOf));
+    await out.progress({ stage: 'metadata', done: i + 1, total: request.repos.length }, true);
+  }
+  await out.json('QUERY_RESULT', { packages });
+  await out.end();
+}

@@ -1,0 +1,213 @@
+/**
+ * Reads one repository's metadata as dnf does, but refusing what dnf lets slip: repomd.xml from
+ * the metalink's mirrors (checked against the hashes the metalink announces), the mirrorlist or
+ * the baseurls; its detached signature when repo_gpgcheck is on (missing or bad is an error, not
+ * a silent skip); primary checked against repomd's checksums; the qubes-template-* packages.
+ */
+import * as openpgp from 'openpgp';
+import type { Logger } from 'pino';
+import type { RepoConfig } from '../protocol/messages.ts';
+import { HttpError, WorkerError } from './errors.ts';
+import { fetchBytes, type HttpFetchOptions } from './http-fetch.ts';
+import { checkRepomdAgainstMetalink, MAX_METALINK_BYTES, parseMetalink } from './metalink.ts';
+import { MAX_PRIMARY_COMPRESSED_BYTES, readPrimary, type PrimaryPackage } from './primary.ts';
+import {
+  findRepomdData,
+  MAX_REPOMD_BYTES,
+  MAX_REPOMD_SIGNATURE_LENGTH,
+  parseRepomd,
+  verifyRepomdSignature,
+  type Repomd,
+} from './repomd.ts';
+
+/** Largest mirrorlist accepted (one URL a line). */
+export const MAX_MIRRORLIST_BYTES = 256 * 1024;
+/** Mirrors taken from a mirrorlist or metalink. */
+export const MAX_MIRRORS = 64;
+/** $basearch and $arch: template packages are noarch, the repositories are x86_64 ones. */
+export const BASEARCH = 'x86_64';
+
+export interface RepoContext {
+  readonly releasever: string;
+  readonly http: HttpFetchOptions;
+  readonly logger: Logger;
+}
+
+export interface LoadedRepository {
+  readonly config: RepoConfig;
+  /** Base URLs to fetch data from, the one that served repomd.xml first. */
+  readonly bases: readonly string[];
+  readonly repomd: Repomd;
+  readonly packages: readonly PrimaryPackage[];
+}
+
+/** dnf's variable substitution for the variables a template repository uses. */
+export function substituteVariables(text: string, releasever: string): string {
+  return text.replace(/\$\{?(releasever|basearch|arch)\}?/g, (_, name: string) =>
+    name === 'releasever' ? releasever : BASEARCH,
+  );
+}
+
+/** Resolves a metadata href against a base URL (the base taken as a directory). */
+export function joinUrl(base: string, href: string): string {
+  return new URL(href, base.endsWith('/') ? base : `${base}/`).href;
+}
+
+/** Reads the armoured public keys of a repository; a malformed key fails the request. */
+export async function readRepoKeys(repo: RepoConfig): Promise<openpgp.PublicKey[]> {
+  const keys: openpgp.PublicKey[] = [];
+  for (const [i, armoredKeys] of repo.keys.entries()) {
+    try {
+      keys.push(...(await openpgp.readKeys({ armoredKeys })));
+    } catch (cause) {
+      throw new WorkerError('worker.request', `repos.${repo.id}.keys.${i}: not an OpenPGP public key`, {
+        cause,
+      });
+    }
+  }
+  return keys;
+}
+
+function httpOptions(repo: RepoConfig, ctx: RepoContext): HttpFetchOptions {
+  return {
+    ...ctx.http,
+    ...(repo.sslcacert !== undefined ? { ca: repo.sslcacert } : {}),
+    ...(repo.sslverify !== undefined ? { verifyTls: repo.sslverify } : {}),
+    logger: ctx.logger,
+  };
+}
+
+/** A mirrorlist: one base URL a line, '#' comments (dnf's format). Only http(s) URLs are kept. */
+export function parseMirrorlist(bytes: Uint8Array): string[] {
+  const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes);
+  const urls: string[] = [];
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    if (!/^https?:\/\/[\x21-\x7e]{1,2040}$/.test(line)) continue;
+    urls.push(line);
+    if (urls.length >= MAX_MIRRORS) break;
+  }
+  return urls;
+}
+
+interface RepomdCandidate {
+  readonly base: string;
+  /** What a metalink says repomd.xml must hash to, if there is one. */
+  readonly metalink?: ReturnType<typeof parseMetalink>;
+}
+
+async function candidateBases(repo: RepoConfig, ctx: RepoContext): Promise<RepomdCandidate[]> {
+  const http = httpOptions(repo, ctx);
+  const baseurls = repo.baseurls.map((u) => substituteVariables(u, ctx.releasever));
+  if (repo.metalink !== undefined) {
+    const url = substituteVariables(repo.metalink, ctx.releasever);
+    const metalink = parseMetalink(await fetchBytes({ urls: [url], maxBytes: MAX_METALINK_BYTES }, http));
+    return [
+      ...metalink.mirrors.slice(0, MAX_MIRRORS).map((m) => ({ base: m.baseUrl, metalink })),
+      // baseurls, when given too, must still match the metalink: it is the authority on repomd.
+      ...baseurls.map((base) => ({ base, metalink })),
+    ];
+  }
+  if (repo.mirrorlist !== undefined) {
+    const url = substituteVariables(repo.mirrorlist, ctx.releasever);
+    const listed = parseMirrorlist(await fetchBytes({ urls: [url], maxBytes: MAX_MIRRORLIST_BYTES }, http));
+    return [...listed, ...baseurls].map((base) => ({ base }));
+  }
+  return baseurls.map((base) => ({ base }));
+}
+
+async function fetchSignature(base: string, http: HttpFetchOptions): Promise<string | null> {
+  try {
+    const bytes = await fetchBytes(
+      { urls: [joinUrl(base, 'repodata/repomd.xml.asc')], maxBytes: MAX_REPOMD_SIGNATURE_LENGTH },
+      http,
+    );
+    return new TextDecoder('utf-8', { fatal: false }).decode(bytes);
+  } catch (error) {
+    if (error instanceof HttpError && error.status === 404) return null;
+    throw error;
+  }
+}
+
+/**
+ * Fetches and checks repomd.xml (and its signature) from the first candidate mirror that serves
+ * an acceptable one: a mirror that fails to answer, or whose repomd.xml does not match the
+ * metalink (a stale mirror), is skipped. A missing or bad signature is final.
+ */
+async function loadRepomd(
+  repo: RepoConfig,
+  ctx: RepoContext,
+  keys: readonly openpgp.PublicKey[],
+): Promise<{ repomd: Repomd; bases: string[] }> {
+  const http = httpOptions(repo, ctx);
+  const candidates = await candidateBases(repo, ctx);
+  if (candidates.length === 0) {
+    throw new WorkerError('worker.repo-metadata', `repository ${repo.id}: no mirror to fetch from`);
+  }
+  let lastError: unknown;
+  for (const [i, candidate] of candidates.entries()) {
+    let bytes: Uint8Array;
+    try {
+      bytes = await fetchBytes(
+        { urls: [joinUrl(candidate.base, 'repodata/repomd.xml')], maxBytes: MAX_REPOMD_BYTES },
+        http,
+      );
+      if (candidate.metalink !== undefined) checkRepomdAgainstMetalink(bytes, candidate.metalink);
+    } catch (error) {
+      lastError = error;
+      ctx.logger.warn({ repo: repo.id, base: candidate.base, err: error }, 'mirror skipped');
+      continue;
+    }
+    if (repo.repoGpgcheck) {
+      const asc = await fetchSignature(candidate.base, http);
+      if (asc === null) {
+        throw new WorkerError(
+          'worker.repo-unsigned',
+          `repository ${repo.id}: repo_gpgcheck is on but ${joinUrl(candidate.base, 'repodata/repomd.xml.asc')} does not exist`,
+        );
+      }
+      await verifyRepomdSignature(bytes, asc, keys);
+    }
+    const repomd = parseRepomd(bytes);
+    const others = candidates.filter((_, j) => j !== i).map((c) => c.base);
+    return { repomd, bases: [candidate.base, ...others] };
+  }
+  if (lastError instanceof Error) throw lastError;
+  throw new WorkerError('worker.repo-metadata', `repository ${repo.id}: no mirror served repomd.xml`);
+}
+
+/** Loads a repository's template packages. */
+export async function loadRepository(repo: RepoConfig, ctx: RepoContext): Promise<LoadedRepository> {
+  const keys = repo.repoGpgcheck ? await readRepoKeys(repo) : [];
+  if (repo.repoGpgcheck && keys.length === 0) {
+    throw new WorkerError('worker.no-keys', `repository ${repo.id}: repo_gpgcheck is on but no key is given`);
+  }
+  const { repomd, bases } = await loadRepomd(repo, ctx, keys);
+  const entry = findRepomdData(repomd, 'primary');
+  if (entry === undefined) {
+    throw new WorkerError('worker.no-primary', `repository ${repo.id}: repomd.xml lists no primary data`);
+  }
+  const primaryBytes = await fetchBytes(
+    {
+      urls: bases.map((b) => joinUrl(b, entry.locationHref)),
+      maxBytes: Math.min(entry.size ?? MAX_PRIMARY_COMPRESSED_BYTES, MAX_PRIMARY_COMPRESSED_BYTES),
+      ...(entry.size !== undefined ? { length: entry.size } : {}),
+    },
+    httpOptions(repo, ctx),
+  );
+  const packages = await readPrimary(primaryBytes, entry, repo.id);
+  ctx.logger.info({ repo: repo.id, base: bases[0], packages: packages.length }, 'repository loaded');
+  return { config: repo, bases, repomd, packages };
+}
+
+/** The package's URLs on every mirror, the one that served repomd.xml first. */
+export function packageUrls(repo: LoadedRepository, pkg: PrimaryPackage): string[] {
+  if (pkg.locationBase !== undefined) return [joinUrl(pkg.locationBase, pkg.locationHref)];
+  return repo.bases.map((b) => joinUrl(b, pkg.locationHref));
+}
+
+/** The HTTP options for a repository's transfers (its CA, its sslverify). */
+export function repoHttpOptions(repo: RepoConfig, ctx: RepoContext): HttpFetchOptions {
+  return httpOptions(repo, ctx);
+}

@@ -1,0 +1,129 @@
+/**
+ * The qrexec service tmpl.Worker, run in a disposable VM: one REQUEST frame on stdin (for op
+ * unpack, the .rpm follows in PACKAGE_DATA frames until EOF), the answer as frames on stdout,
+ * logs on stderr (qrexec forwards them). HELLO goes out first; any failure ends the stream with
+ * an ERROR frame carrying the error's stable code, and a non-zero exit status.
+ */
+import { readFileSync } from 'node:fs';
+import type { Readable, Writable } from 'node:stream';
+import pino, { type Logger } from 'pino';
+import { TmplError } from '../protocol/errors.ts';
+import { decodeFrames, type Frame, type FrameType } from '../protocol/frames.ts';
+import { MAX_ERROR_MESSAGE_LENGTH } from '../protocol/limits.ts';
+import { decodeRequest, sanitizeText, type WorkerRequest } from '../protocol/messages.ts';
+import { WorkerError } from './errors.ts';
+import type { HttpFetchOptions } from './http-fetch.ts';
+import { runDownload, runHeader } from './ops-download.ts';
+import { runFetch, runUnpack } from './ops-fetch.ts';
+import { FrameWriter } from './ops-output.ts';
+import { runQuery } from './ops-query.ts';
+import type { RepoContext } from './repo-client.ts';
+
+/** The frame types the worker reads. */
+const INPUT_TYPES: ReadonlySet<FrameType> = new Set<FrameType>(['REQUEST', 'PACKAGE_DATA']);
+
+/** The worker's version, from package.json (sent in HELLO). */
+export function workerVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+      version?: unknown;
+    };
+    return typeof pkg.version === 'string' && /^[A-Za-z0-9_.+-]{1,64}$/.test(pkg.version) ? pkg.version : '0';
+  } catch {
+    return '0';
+  }
+}
+
+export interface WorkerOptions {
+  readonly input: AsyncIterable<Uint8Array>;
+  readonly output: Writable;
+  readonly logger: Logger;
+  /** Transfer limits (timeouts, low-speed limit); defaults are http-fetch's named constants. */
+  readonly http?: HttpFetchOptions;
+}
+
+/** The PACKAGE_DATA payloads that follow the request (op unpack). */
+async function* packageData(frames: AsyncIterator<Frame>): AsyncGenerator<Uint8Array> {
+  for (;;) {
+    const next = await frames.next();
+    if (next.done === true) return;
+    if (next.value.type !== 'PACKAGE_DATA') {
+      throw new WorkerError('worker.input', `${next.value.type} frame after the request`);
+    }
+    yield next.value.payload;
+  }
+}
+
+function errorFrame(error: unknown): { code: string; message: string } {
+  const code =
+    error instanceof TmplError && /^[a-z0-9-]+(\.[a-z0-9-]+)+$/.test(error.code) && error.code.length <= 100
+      ? error.code
+      : 'worker.internal';
+  const message = error instanceof Error ? error.message : String(error);
+  return { code, message: sanitizeText(message, MAX_ERROR_MESSAGE_LENGTH, { multiline: true }) };
+}
+
+/**
+ * Runs one request. Resolves with the exit status: 0 after END, 1 after ERROR. Throws only when
+ * the output itself is gone (nothing more can be said).
+ */
+export async function runWorker(opts: WorkerOptions): Promise<number> {
+  const { logger } = opts;
+  const out = new FrameWriter(opts.output);
+  try {
+    await out.hello(workerVersion());
+    const frames = decodeFrames(opts.input, { types: INPUT_TYPES })[Symbol.asyncIterator]();
+    const first = await frames.next();
+    if (first.done === true) throw new WorkerError('worker.input', 'input ended before a REQUEST frame');
+    if (first.value.type !== 'REQUEST')
+      throw new WorkerError('worker.input', 'the first frame is not REQUEST');
+    const request: WorkerRequest = decodeRequest(first.value.payload);
+    out.setOp(request.op);
+    logger.info(
+      { op: request.op, repos: request.repos.map((r) => r.id), package: request.package },
+      'request',
+    );
+    const ctx: RepoContext = { releasever: request.releasever, http: opts.http ?? {}, logger };
+    switch (request.op) {
+      case 'query':
+        await runQuery(request, ctx, out);
+        break;
+      case 'fetch':
+        await runFetch(request, ctx, out);
+        break;
+      case 'download':
+        await runDownload(request, ctx, out);
+        break;
+      case 'header':
+        await runHeader(request, ctx, out);
+        break;
+      case 'unpack':
+        await runUnpack(request, packageData(frames), ctx, out);
+        break;
+    }
+    logger.info({ files: out.files, bytes: out.dataBytes }, 'done');
+    return 0;
+  } catch (error) {
+    const frame = errorFrame(error);
+    logger.error({ err: error, code: frame.code }, 'request failed');
+    if (error instanceof WorkerError && error.code === 'worker.output') throw error;
+    if (!out.ended) await out.json('ERROR', frame);
+    return 1;
+  } finally {
+    await out.close();
+  }
+}
+
+/** Entry point of bin/tmpl-worker.mjs: stdin/stdout are the qrexec service's streams. */
+export async function main(): Promise<number> {
+  const logger = pino(
+    { name: 'tmpl-worker', level: process.env.TMPL_WORKER_LOG_LEVEL ?? 'info' },
+    pino.destination({ dest: 2, sync: true }),
+  );
+  try {
+    return await runWorker({ input: process.stdin as Readable, output: process.stdout, logger });
+  } catch (error) {
+    logger.fatal({ err: error }, 'output lost');
+    return 2;
+  }
+}
