@@ -113,6 +113,19 @@ export async function getVmProperty(
   }
 }
 
+/** admin.vm.property.GetAll: `NAME default=D type=T VALUE` lines, `\\` and `\n` escaped in VALUE. */
+async function getAllProperties(socketPath: string, vm: string): Promise<Map<string, string | null>> {
+  const text = await adminCall({ socketPath, method: 'admin.vm.property.GetAll', dest: vm });
+  const properties = new Map<string, string | null>();
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    const [name = '', , , ...value] = line.split(' ');
+    const joined = value.join(' ').replace(/\\(.)/g, (_m, c: string) => (c === 'n' ? '\n' : c));
+    properties.set(name, joined === '' ? null : joined);
+  }
+  return properties;
+}
+
 async function vmInfo(socketPath: string, entry: VmListEntry): Promise<VmInfo> {
   if (entry.name === 'dom0' || entry.klass === 'AdminVM') {
     return {
@@ -125,11 +138,14 @@ async function vmInfo(socketPath: string, entry: VmListEntry): Promise<VmInfo> {
       template: null,
     };
   }
-  const hasTemplate = entry.klass === 'AppVM' || entry.klass === 'DispVM';
-  const [defaultDispvm, templateForDispvms, template, tags] = await Promise.all([
-    getVmProperty(socketPath, entry.name, 'default_dispvm'),
-    getVmProperty(socketPath, entry.name, 'template_for_dispvms'),
-    hasTemplate ? getVmProperty(socketPath, entry.name, 'template') : Promise.resolve(null),
+  const [properties, tags] = await Promise.all([
+    getAllProperties(socketPath, entry.name).catch(async (error: unknown) => {
+      // A qubesd without GetAll (before R4.1): the three properties one by one.
+      if (!(error instanceof AdminException)) throw error;
+      const names = ['default_dispvm', 'template_for_dispvms', 'template'];
+      const values = await Promise.all(names.map((name) => getVmProperty(socketPath, entry.name, name)));
+      return new Map(names.map((name, i) => [name, values[i] ?? null]));
+    }),
     adminCall({ socketPath, method: 'admin.vm.tag.List', dest: entry.name }).catch((error: unknown) => {
       if (error instanceof AdminException) return '';
       throw error;
@@ -139,10 +155,10 @@ async function vmInfo(socketPath: string, entry: VmListEntry): Promise<VmInfo> {
     name: entry.name,
     type: entry.klass,
     tags: tags.split('\n').filter((tag) => tag !== ''),
-    defaultDispvm,
-    templateForDispvms: templateForDispvms === 'True',
+    defaultDispvm: properties.get('default_dispvm') ?? null,
+    templateForDispvms: properties.get('template_for_dispvms') === 'True',
     powerState: entry.state,
-    template,
+    template: properties.get('template') ?? null,
   };
 }
 
