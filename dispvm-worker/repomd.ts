@@ -236,13 +236,18 @@ export async function verifyRepomdSignature(
     });
   }
   const message = await openpgp.createMessage({ binary: repomdBytes });
-  const result = await openpgp.verify({
-    message,
-    signature,
-    verificationKeys: [...keys],
-    format: 'binary',
-    expectSigned: false,
-  });
+  let result: openpgp.VerifyMessageResult<Uint8Array>;
+  try {
+    result = await openpgp.verify({
+      message,
+      signature,
+      verificationKeys: [...keys],
+      format: 'binary',
+      expectSigned: false,
+    });
+  } catch (cause) {
+    throw new VerificationError('repomd.signature.malformed', 'repomd.xml.asc cannot be checked', { cause });
+  }
   const knownKeyIds = new Set(keys.flatMap((k) => k.getKeyIDs().map((id) => id.toHex())));
   let sawKnownKey = false;
   let lastError: unknown;
