@@ -3,11 +3,18 @@ import { verifyCommand } from './verify.ts';
 import { installCommands } from './install.ts';
 import { listCommands } from './list.ts';
 import { removeCommands } from './remove.ts';
+import { downloadCommand } from './download.ts';
+import { searchCommand } from './search.ts';
+import { cleanCommand, repolistCommand } from './repolist.ts';
 
 /** Every subcommand of `tmpl`, in the order `tmpl --help` lists them. */
 export const commands: readonly Command[] = [
   ...installCommands,
+  downloadCommand,
   ...listCommands,
+  searchCommand,
   ...removeCommands,
+  cleanCommand,
+  repolistCommand,
   verifyCommand,
 ];
