@@ -72,6 +72,11 @@ export async function acquireLock(lockPath: string): Promise<HeldLock> {
   return {
     path: lockPath,
     async release() {
+      // Unreferenced handles do not keep the event loop alive: without these, awaiting `exited`
+      // ends the process with "unsettled top-level await" (exit 13) before flock's exit arrives.
+      child.ref();
+      (child.stdout as unknown as { ref?: () => void }).ref?.();
+      (child.stderr as unknown as { ref?: () => void }).ref?.();
       child.stdin.end();
       await exited;
     },
