@@ -64,7 +64,7 @@ export const downloadCommand: Command = {
     });
     if (flag(args, 'json'))
       ctx.stdout.write(JSON.stringify({ command: 'download', ok: true, packages: results }) + '\n');
-    else for (const r of results) ctx.stdout.write(`${r!.path}\n`);
+    else for (const r of results) ctx.stdout.write(`${r.path}\n`);
     return 0;
   },
 };
