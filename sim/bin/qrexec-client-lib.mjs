@@ -71,6 +71,8 @@ export function runQrexecCall(socketPath, hello, streams) {
     const sendEof = () => {
       if (!socket.destroyed) socket.write(frame(STDIN_EOF));
     };
+    // A reader that went away (`| head`): stop the call, as qrexec-client-vm does on EPIPE.
+    for (const out of [streams.stdout, streams.stderr]) out.on('error', () => finish(status ?? EXIT_PROBLEM));
     const helloBytes = Buffer.from(JSON.stringify(hello));
     if (helloBytes.length > MAX_TEXT) {
       fail('qrexec: request too long');

@@ -31,10 +31,15 @@ beforeAll(async () => {
   writeServiceTable(sim.dir, {
     'fedora-41-xfce': {
       'test.Cat': { argv: ['/bin/cat'] },
+      'test.Yes': { argv: ['/usr/bin/yes'] },
       'test.Both': { argv: ['node', path.join(fixtures, 'both.mjs')], readOnlyBinds: [fixtures] },
     },
   });
-  writePolicy(sim.dir, '10-test.policy', 'test.Cat * mgmt work allow\ntest.Both * mgmt work allow\n');
+  writePolicy(
+    sim.dir,
+    '10-test.policy',
+    'test.Cat * mgmt work allow\ntest.Both * mgmt work allow\ntest.Yes * mgmt work allow\n',
+  );
 });
 
 afterAll(async () => {
@@ -119,4 +124,29 @@ test('stdout and stderr are forwarded separately and binary-safe, with the exit 
   expect(result.status).toBe(9);
   expect(result.stderrBytes.equals(expected)).toBe(true);
   expect(result.stdout.equals(Buffer.from(expected).reverse())).toBe(true);
+});
+
+test('a reader that goes away ends the call and stops an endless service', async () => {
+  const child = spawn(
+    '/bin/bash',
+    ['-c', `"${process.execPath}" ${CLIENT_VM} work test.Yes | head -c 4; echo " status=\${PIPESTATUS[0]}"`],
+    {
+      env: { ...process.env, TMPL_SIM_DIR: sim.dir },
+    },
+  );
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  await once(child, 'close');
+  expect(out).toBe('y\ny\n status=125\n');
+  const yesRunning = (): boolean =>
+    fs.readdirSync('/proc').some((pid) => {
+      try {
+        return /^\d+$/.test(pid) && fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1') === '/usr/bin/yes\0';
+      } catch {
+        return false;
+      }
+    });
+  const deadline = Date.now() + 10_000;
+  while (yesRunning() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+  expect(yesRunning()).toBe(false);
 });
