@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import {
   CLIENT_DOM0,
   CLIENT_VM,
@@ -157,6 +157,24 @@ describe('qrexec-client-vm', () => {
     } finally {
       delete process.env.TMPL_SIM_ASK;
     }
+  });
+
+  test('an invalid policy refuses every call and says where it is broken', async () => {
+    const writes: string[] = [];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      writes.push(String(chunk));
+      return true;
+    });
+    writePolicy(sim.dir, '05-broken.policy', '# fine\ntest.Echo * mgmt work allow notify=maybe\n');
+    try {
+      const result = await runClient(CLIENT_VM, ['work', 'test.Echo'], env);
+      expect([result.status, result.stderr]).toEqual([126, 'Request refused\n']);
+    } finally {
+      spy.mockRestore();
+      fs.rmSync(path.join(sim.dir, 'policy.d', '05-broken.policy'));
+    }
+    expect(writes.join('')).toMatch(/policy error, call refused: .*05-broken\.policy:2: 'notify' is 'maybe'/);
+    expect((await runClient(CLIENT_VM, ['work', 'test.Echo'], env)).status).toBe(0);
   });
 
   test('bad invocations', async () => {
