@@ -67,7 +67,10 @@ export async function startAdminDaemon(options: AdminDaemonOptions): Promise<Adm
     return saving;
   };
 
+  const connections = new Set<net.Socket>();
   const serve = (methods: MethodTable) => (socket: net.Socket) => {
+    connections.add(socket);
+    socket.on('close', () => connections.delete(socket));
     const chunks: Buffer[] = [];
     let length = 0;
     let aborted = false;
@@ -132,7 +135,12 @@ export async function startAdminDaemon(options: AdminDaemonOptions): Promise<Adm
     internalSocketPath,
     model,
     async close() {
-      await Promise.all([admin, internal].map((server) => new Promise((resolve) => server.close(resolve))));
+      const closed = Promise.all(
+        [admin, internal].map((server) => new Promise((resolve) => server.close(resolve))),
+      );
+      // A client that never half-closes would otherwise keep the servers open forever.
+      for (const socket of connections) socket.destroy();
+      await closed;
       await saving.catch(() => undefined);
       await fs.rm(options.socketPath, { force: true });
       await fs.rm(internalSocketPath, { force: true });

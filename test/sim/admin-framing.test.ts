@@ -150,7 +150,17 @@ describe('qubesd framing', () => {
     });
     await ok(sim.socket, { method: 'admin.vm.Create.TemplateVM', payload: 'name=after-restart label=black' });
     await ok(sim.socket, { method: 'admin.vm.Start', dest: 'personal' });
+    // A client that never half-closes must not keep the daemon from stopping.
+    const dangling = net.connect(sim.socket);
+    dangling.on('error', () => undefined);
+    await new Promise((resolve) => dangling.once('connect', resolve));
+    dangling.write('admin.vm.List+ dom0 name dom0\0');
     await sim.daemon.close();
+    const gone = await Promise.race([
+      new Promise((resolve) => dangling.once('close', () => resolve('closed'))),
+      new Promise((resolve) => setTimeout(() => resolve('still open'), 5000)),
+    ]);
+    expect(gone).toBe('closed');
     expect((await readdir(sim.dir)).filter((f) => f.includes('.tmp'))).toEqual([]);
     const stored = JSON.parse(await readFile(path.join(sim.dir, 'qubes.json'), 'utf8'));
     expect(stored.vms.map((v: { name: string }) => v.name)).toContain('after-restart');
