@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 import { loadKeyring } from '../keyring.ts';
 import { verifyPackageFile, type PackageVerdict } from '../verify-package.ts';
+import { flag, values } from '../cli-args.ts';
 import type { Command, CommandContext } from './types.ts';
 
 const USAGE = `usage: tmpl verify [--keyring FILE]... [--nogpgcheck] PKG.rpm...
@@ -26,35 +27,59 @@ export function formatVerdict(v: PackageVerdict): string {
   return `${v.path}: ${what} NOT OK${reason}`;
 }
 
+/** The command line, from the CLI's own parse (`ctx.args`) or, when called directly, from argv. */
+function readArgs(ctx: CommandContext): {
+  keyrings: string[];
+  nogpgcheck: boolean;
+  help: boolean;
+  packages: string[];
+} {
+  if (ctx.args !== undefined) {
+    return {
+      keyrings: [...values(ctx.args, 'keyring')],
+      nogpgcheck: flag(ctx.args, 'nogpgcheck'),
+      help: flag(ctx.args, 'help'),
+      packages: [...ctx.args.positionals],
+    };
+  }
+  const parsed = parseArgs({
+    args: [...ctx.argv],
+    options: {
+      keyring: { type: 'string', multiple: true },
+      nogpgcheck: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
+  return {
+    keyrings: parsed.values.keyring ?? [],
+    nogpgcheck: parsed.values.nogpgcheck === true,
+    help: parsed.values.help === true,
+    packages: parsed.positionals,
+  };
+}
+
 async function run(ctx: CommandContext): Promise<number> {
-  let parsed;
+  let args;
   try {
-    parsed = parseArgs({
-      args: [...ctx.argv],
-      options: {
-        keyring: { type: 'string', multiple: true },
-        nogpgcheck: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      allowPositionals: true,
-      strict: true,
-    });
+    args = readArgs(ctx);
   } catch (error) {
     ctx.stderr.write(`tmpl verify: ${(error as Error).message}\n\n${USAGE}`);
     return 2;
   }
-  if (parsed.values.help === true) {
+  if (args.help) {
     ctx.stdout.write(USAGE);
     return 0;
   }
-  if (parsed.positionals.length === 0) {
+  if (args.packages.length === 0) {
     ctx.stderr.write(`tmpl verify: no package given\n\n${USAGE}`);
     return 2;
   }
-  const keys = await loadKeyring(parsed.values.keyring ?? []);
+  const keys = await loadKeyring(args.keyrings);
   let failed = 0;
-  for (const path of parsed.positionals) {
-    const verdict = await verifyPackageFile(path, keys, { nogpgcheck: parsed.values.nogpgcheck === true });
+  for (const path of args.packages) {
+    const verdict = await verifyPackageFile(path, keys, { nogpgcheck: args.nogpgcheck });
     if (!verdict.ok) failed++;
     ctx.stdout.write(formatVerdict(verdict) + '\n');
   }
@@ -64,5 +89,7 @@ async function run(ctx: CommandContext): Promise<number> {
 export const verifyCommand: Command = {
   name: 'verify',
   summary: 'check RPM package digests and signatures (like rpmkeys --checksig)',
+  usage: 'tmpl verify [--keyring FILE]... [--nogpgcheck] PKG.rpm...',
+  options: [{ name: 'nogpgcheck', kind: 'flag', help: 'check digests only, not signatures' }],
   run,
 };
