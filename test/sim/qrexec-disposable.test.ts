@@ -165,3 +165,19 @@ test('stopVm kills the services running in a VM; the caller sees the service die
   expect(await closed).toBe(137);
   await waitFor(async () => (await dispvms()).length === 0, 'clean-up');
 });
+
+test('tmpl.Worker from a tmpl-manager runs the installed service file in a disposable (30-tmpl.policy)', async () => {
+  expect((await runClient(CLIENT_VM, ['@dispvm', 'tmpl.Worker'], env())).status).toBe(126);
+  await sim.call('admin.vm.tag.Set', 'mgmt', 'tmpl-manager');
+  try {
+    // No request on stdin: the worker still greets with HELLO (frame type 0x10), then fails.
+    const result = await runClient(CLIENT_VM, ['@dispvm', 'tmpl.Worker'], env());
+    expect(result.stdout[0]).toBe(0x10);
+    expect(result.status).not.toBe(0);
+    expect([126, 127, 125]).not.toContain(result.status);
+    expect((await runClient(CLIENT_VM, ['work', 'tmpl.Worker'], env())).status).toBe(126);
+  } finally {
+    await sim.call('admin.vm.tag.Remove', 'mgmt', 'tmpl-manager');
+  }
+  await waitFor(async () => (await dispvms()).length === 0, 'clean-up');
+});
