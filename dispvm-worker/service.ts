@@ -35,7 +35,7 @@ export function workerVersion(): string {
 }
 
 export interface WorkerOptions {
-  readonly input: AsyncIterable<Uint8Array>;
+  readonly input: AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
   readonly output: Writable;
   readonly logger: Logger;
   /** Transfer limits (timeouts, low-speed limit); defaults are http-fetch's named constants. */
