@@ -14,6 +14,7 @@ import { withLock } from '../lock.ts';
 import { queryRepos } from '../query.ts';
 import { candidates, matching, select } from '../select.ts';
 import { safe } from '../output.ts';
+import { checkRollback, recordInstalled, stateDir } from '../rollback-state.ts';
 import type { Command, CommandContext } from './types.ts';
 
 const INSTALL_OPTIONS: readonly OptionSpec[] = [
@@ -85,8 +86,21 @@ async function runInstall(
   const specs = args.positionals;
   if (specs.length === 0) throw new OrchestratorError('usage', `${mode}: at least one template is required`);
   const nogpgcheck = flag(args, 'nogpgcheck');
+  const state = stateDir(ctx.env);
   const common = {
     mode,
+    checkVersion: async (head: {
+      templateName: string;
+      info: { epoch: number | null; version: string; release: string };
+    }) => {
+      const { info } = head;
+      await checkRollback(
+        state,
+        head.templateName,
+        { epoch: info.epoch ?? 0, version: info.version, release: info.release },
+        mode,
+      );
+    },
     allowPv: flag(args, 'allow-pv'),
     skipStart: flag(args, 'skip-start'),
     nogpgcheck,
@@ -118,6 +132,7 @@ async function runInstall(
         },
         { ...common, keys },
       );
+      await record(state, result, mode);
       outcomes.push(outcome(result, mode, '@commandline'));
     }
     if (named.length === 0) return outcomes;
@@ -187,10 +202,21 @@ async function runInstall(
           nogpgcheck: nogpgcheck || !repos.worker.find((r) => r.id === chosen.repoid)!.gpgcheck,
         },
       );
+      await record(state, result, mode);
       outcomes.push(outcome(result, mode, chosen.repoid));
     }
     return outcomes;
   });
+}
+
+async function record(state: string, result: InstallResult, mode: InstallMode): Promise<void> {
+  const info = result.head.info;
+  await recordInstalled(
+    state,
+    result.template,
+    { epoch: info.epoch ?? 0, version: info.version, release: info.release },
+    mode,
+  );
 }
 
 function outcome(result: InstallResult, mode: InstallMode, repo: string): TemplateOutcome {

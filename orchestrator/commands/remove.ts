@@ -14,6 +14,7 @@ import { installedTemplate } from '../installed.ts';
 import { withLock } from '../lock.ts';
 import { safe } from '../output.ts';
 import { confirm } from './install.ts';
+import { forgetTemplate, stateDir } from '../rollback-state.ts';
 import type { Command, CommandContext } from './types.ts';
 
 export const DUMMY_TEMPLATE = 'dummy';
@@ -152,6 +153,7 @@ function removeCommand(purge: boolean): Command {
           );
         }
         await execute(app, p);
+        for (const vm of p.remove) await forgetTemplate(stateDir(ctx.env), vm);
         if (flag(args, 'json'))
           ctx.stdout.write(JSON.stringify({ command: name, ok: true, steps, remove: p.remove }) + '\n');
         else for (const s of steps) ctx.stderr.write(`${s}\n`);
