@@ -48,3 +48,19 @@ export {
   type PayloadErrorCode,
   type UnpackOptions,
 } from './payload.ts';
+export { runWorker, main as workerMain, workerVersion, type WorkerOptions } from './service.ts';
+export {
+  fetchBytes,
+  fetchStream,
+  CONNECT_TIMEOUT_MS,
+  IDLE_TIMEOUT_MS,
+  LOW_SPEED_LIMIT_BYTES_PER_SECOND,
+  LOW_SPEED_TIME_MS,
+  MAX_ATTEMPTS_PER_MIRROR,
+  MAX_REDIRECTS,
+  type FetchRequest,
+  type HttpFetchOptions,
+} from './http-fetch.ts';
+export { HttpError, WorkerError, type HttpErrorCode, type WorkerErrorCode } from './errors.ts';
+export { loadRepository, type LoadedRepository, type RepoContext } from './repo-client.ts';
+export { selectAllowedFiles, TEMPLATES_DIR as WORKER_TEMPLATES_DIR } from './ops-fetch.ts';
