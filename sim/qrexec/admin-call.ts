@@ -141,13 +141,13 @@ async function vmInfo(socketPath: string, entry: VmListEntry): Promise<VmInfo> {
   const [properties, tags] = await Promise.all([
     getAllProperties(socketPath, entry.name).catch(async (error: unknown) => {
       // A qubesd without GetAll (before R4.1): the three properties one by one.
-      if (!(error instanceof AdminException)) throw error;
+      if (!(error instanceof AdminException) || error.type === 'QubesVMNotFoundError') throw error;
       const names = ['default_dispvm', 'template_for_dispvms', 'template'];
       const values = await Promise.all(names.map((name) => getVmProperty(socketPath, entry.name, name)));
       return new Map(names.map((name, i) => [name, values[i] ?? null]));
     }),
     adminCall({ socketPath, method: 'admin.vm.tag.List', dest: entry.name }).catch((error: unknown) => {
-      if (error instanceof AdminException) return '';
+      if (error instanceof AdminException && error.type !== 'QubesVMNotFoundError') return '';
       throw error;
     }),
   ]);
@@ -168,8 +168,18 @@ async function vmInfo(socketPath: string, entry: VmListEntry): Promise<VmInfo> {
  */
 export async function fetchSystemInfo(socketPath: string): Promise<SystemInfo> {
   const list = await listVms(socketPath);
-  const infos = await Promise.all([...list.values()].map((entry) => vmInfo(socketPath, entry)));
-  const domains = new Map<string, VmInfo>(infos.map((info) => [info.name, info]));
+  const infos = await Promise.all(
+    [...list.values()].map((entry) =>
+      vmInfo(socketPath, entry).catch((error: unknown) => {
+        // Removed since admin.vm.List (a disposable cleaned up meanwhile): it no longer exists.
+        if (error instanceof AdminException && error.type === 'QubesVMNotFoundError') return null;
+        throw error;
+      }),
+    ),
+  );
+  const domains = new Map<string, VmInfo>(
+    infos.filter((info): info is VmInfo => info !== null).map((info) => [info.name, info]),
+  );
   if (!domains.has('dom0')) {
     domains.set('dom0', {
       name: 'dom0',

@@ -181,3 +181,15 @@ test('tmpl.Worker from a tmpl-manager runs the installed service file in a dispo
   }
   await waitFor(async () => (await dispvms()).length === 0, 'clean-up');
 });
+
+test('parallel calls get one disposable each, all removed', async () => {
+  const results = await Promise.all(
+    [0, 1, 2, 3].map(() => runClient(CLIENT_VM, ['@dispvm', 'test.Disp'], env())),
+  );
+  expect(results.map((r) => r.status)).toEqual([0, 0, 0, 0]);
+  expect(new Set(results.map((r) => r.stdout.toString())).size).toBe(4);
+  await waitFor(
+    async () => (await dispvms()).length === 0 && sim.qrexec.activeDisposables().length === 0,
+    'clean-up',
+  );
+});
