@@ -3,7 +3,13 @@
  * repository metadata, for tests, the demo and benchmarks. Hostile variants come from the
  * `mutations` options.
  */
-export { generateSigningKey, signDetachedArmored, signDetachedBinary } from './signing-key.ts';
+export {
+  exportPrivateKey,
+  generateSigningKey,
+  loadSigningKey,
+  signDetachedArmored,
+  signDetachedBinary,
+} from './signing-key.ts';
 export type { GenerateSigningKeyOptions, SigningKey } from './signing-key.ts';
 export { writeRpm, rpmFileName, bytesContent } from './rpm-writer.ts';
 export type {

@@ -87,3 +87,19 @@ export async function signDetachedArmored(key: SigningKey, data: Uint8Array, dat
     ...(date ? { date } : {}),
   });
 }
+
+/** The private key as an armoured OpenPGP block (unencrypted), to hand to another process. */
+export function exportPrivateKey(key: SigningKey): string {
+  return key.privateKey.armor();
+}
+
+/** Loads a key written by exportPrivateKey (or `gpg --export-secret-keys --armor`, unprotected). */
+export async function loadSigningKey(armored: string): Promise<SigningKey> {
+  const privateKey = await openpgp.readPrivateKey({ armoredKey: armored });
+  return {
+    privateKey,
+    publicKeyArmored: privateKey.toPublic().armor(),
+    keyId: privateKey.getKeyID().toHex().toUpperCase(),
+    fingerprint: privateKey.getFingerprint().toUpperCase(),
+  };
+}

@@ -126,6 +126,7 @@ export async function forgeTemplate(opts: ForgeTemplateOptions): Promise<ForgedT
   const packageName = `qubes-template-${opts.name}`;
   const dest = `${TEMPLATES_DIR}/${opts.name}`;
   const mut = opts.mutations ?? {};
+  await mkdir(opts.outDir, { recursive: true });
   const work = await mkdtemp(path.join(opts.tempDir ?? tmpdir(), 'tmpl-forge-template-'));
   try {
     let imagePath: string;
