@@ -91,7 +91,7 @@ describe.each(cases)('%s through %s', (kind, backend) => {
   it("the source's own error passes through unchanged", async () => {
     const bytes = normal.get(kind)!;
     async function* failing(): AsyncGenerator<Uint8Array> {
-      yield bytes.subarray(0, 4096);
+      yield await Promise.resolve(bytes.subarray(0, 4096));
       throw new TmplError('test.network', 'connection reset');
     }
     await expectCode(

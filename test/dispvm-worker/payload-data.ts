@@ -28,7 +28,7 @@ export function semiCompressible(size: number, seed = 1): Uint8Array {
     } else {
       const end = o + run;
       while (o < end) {
-        const w = enc.encode(words[next() % words.length]!);
+        const w = enc.encode(words[next() % words.length]);
         const n = Math.min(w.length, end - o);
         out.set(w.subarray(0, n), o);
         o += n;
