@@ -14,3 +14,10 @@ export {
   type RepoOperationKind,
   type RepoSelection,
 } from './repo-selection.ts';
+export { loadKeyring, MAX_KEYRING_FILE_BYTES } from './keyring.ts';
+export {
+  verifyPackageFile,
+  verifyPackageStream,
+  type PackageVerdict,
+  type VerifyPackageOptions,
+} from './verify-package.ts';
