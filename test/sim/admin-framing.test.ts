@@ -152,12 +152,13 @@ describe('qubesd framing', () => {
     await ok(sim.socket, { method: 'admin.vm.Start', dest: 'personal' });
     // A client that never half-closes must not keep the daemon from stopping.
     const dangling = net.connect(sim.socket);
+    const danglingClosed = new Promise((resolve) => dangling.once('close', () => resolve('closed')));
     dangling.on('error', () => undefined);
     await new Promise((resolve) => dangling.once('connect', resolve));
     dangling.write('admin.vm.List+ dom0 name dom0\0');
     await sim.daemon.close();
     const gone = await Promise.race([
-      new Promise((resolve) => dangling.once('close', () => resolve('closed'))),
+      danglingClosed,
       new Promise((resolve) => setTimeout(() => resolve('still open'), 5000)),
     ]);
     expect(gone).toBe('closed');
