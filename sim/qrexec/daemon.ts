@@ -262,9 +262,10 @@ export async function startQrexecDaemon(options: QrexecDaemonOptions): Promise<Q
       conn.fail(EXIT_PROBLEM, `disposable ${name}: ${message(error)}`);
       return EXIT_PROBLEM;
     } finally {
-      await admin('admin.vm.Kill', name).catch((error: unknown) => {
-        warn(`admin.vm.Kill ${name} failed: ${message(error)}`);
-      });
+      // Kill removes a running disposable (auto_cleanup); one that never started is removed.
+      await admin('admin.vm.Kill', name)
+        .catch(() => admin('admin.vm.Remove', name))
+        .catch((error: unknown) => warn(`cannot remove disposable ${name}: ${message(error)}`));
       disposables.delete(name);
     }
   }

@@ -193,3 +193,25 @@ test('parallel calls get one disposable each, all removed', async () => {
     'clean-up',
   );
 });
+
+test('a disposable that fails to start is removed and the call fails with 125', async () => {
+  const failing = await startSim(
+    {},
+    {
+      onStart: (vm) =>
+        vm.klass === 'DispVM' ? Promise.reject(new Error('no memory left')) : Promise.resolve(),
+    },
+  );
+  try {
+    writePolicy(failing.dir, '10-test.policy', 'test.Disp * mgmt @dispvm allow\n');
+    const result = await runClient(CLIENT_VM, ['@dispvm', 'test.Disp'], { TMPL_SIM_DIR: failing.dir });
+    expect(result.status).toBe(125);
+    expect(result.stderr).toMatch(/disposable disp\d+: .*no memory left/);
+    const left = (await failing.call('admin.vm.List', 'dom0'))
+      .split('\n')
+      .filter((line) => line.includes('class=DispVM'));
+    expect(left).toEqual([]);
+  } finally {
+    await failing.close();
+  }
+});

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { seedState, startAdminDaemon, type AdminDaemon } from '../../sim/admin/index.ts';
+import { seedState, startAdminDaemon, type AdminDaemon, type PowerHooks } from '../../sim/admin/index.ts';
 import { startQrexecDaemon, type QrexecDaemon, type QrexecDaemonOptions } from '../../sim/qrexec/index.ts';
 import { adminCall } from '../../sim/qrexec/admin-call.ts';
 
@@ -20,11 +20,11 @@ export interface Sim {
   close(): Promise<void>;
 }
 
-export async function startSim(options: Partial<QrexecDaemonOptions> = {}): Promise<Sim> {
+export async function startSim(options: Partial<QrexecDaemonOptions> = {}, hooks?: PowerHooks): Promise<Sim> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qrx-'));
   await seedState(dir);
   const adminSocket = path.join(dir, 'qubesd.sock');
-  const admin = await startAdminDaemon({ dir, socketPath: adminSocket });
+  const admin = await startAdminDaemon({ dir, socketPath: adminSocket, hooks });
   const qrexec = await startQrexecDaemon({ dir, adminSocketPath: adminSocket, ...options });
   fs.mkdirSync(path.join(dir, 'policy.d'), { recursive: true });
   return {
