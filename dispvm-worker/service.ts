@@ -125,5 +125,9 @@ export async function main(): Promise<number> {
   } catch (error) {
     logger.fatal({ err: error }, 'output lost');
     return 2;
+  } finally {
+    // Whatever the orchestrator still sends is not needed; an open stdin must not keep the
+    // process (and with it the qrexec call) alive after the answer is complete.
+    process.stdin.destroy();
   }
 }

@@ -308,6 +308,37 @@ describe('op query', () => {
   });
 });
 
+describe('repository sources', () => {
+  it('reads a mirrorlist and fails over past a broken mirror', async () => {
+    await writeFile(
+      path.join(work, 'unsigned/mirrorlist.txt'),
+      `# mirrors\n${brokenMirror.url}/\nnot a url\n${signedServer.url}/\n`,
+    );
+    const run = await runWorker(
+      request('query', [
+        repo(signedServer, trusted, { baseurls: [], mirrorlist: `${unsignedServer.url}/mirrorlist.txt` }),
+      ]),
+    );
+    expect(run.exitCode).toBe(0);
+    expect(
+      json<{ packages: unknown[] }>(run.frames.find((f) => f.type === 'QUERY_RESULT')!).packages,
+    ).toHaveLength(2);
+  });
+
+  it('uses the repository sslcacert for https, and refuses the server without it', async () => {
+    const tls = await startRepoServer({ root: path.join(work, 'signed'), https: true });
+    try {
+      const sslcacert = await readFile(tls.caCertPath!, 'utf8');
+      const ok = await runWorker(request('query', [repo(tls, trusted, { sslcacert })]));
+      expect(ok.exitCode).toBe(0);
+      const refused = await runWorker(request('query', [repo(tls, trusted)]));
+      expect(errorOf(refused).code).toBe('http.tls');
+    } finally {
+      await tls.close();
+    }
+  });
+});
+
 describe('op fetch', () => {
   it('sends exactly the allowed files, byte-identical to rpm2cpio, after a mirror failover', async () => {
     brokenMirror.requests.length = 0;
