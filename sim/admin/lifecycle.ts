@@ -119,7 +119,7 @@ export async function removeVm(ctx: Pick<CallContext, 'model' | 'log'>, vm: VmSt
 /** QubesVM.start: a running qube is left alone; the netvm is started first. */
 export async function startVm(ctx: CallContext, vm: VmState): Promise<void> {
   const { model } = ctx;
-  if (vm.klass === 'AdminVM') throw new QubesApiError('QubesVMError', 'Cannot start Dom0 fake domain!');
+  if (vm.klass === 'AdminVM') throw exc.vmNotHalted(vm.name, 'Cannot start Dom0 fake domain!');
   if (vm.powerState !== 'Halted') return;
   const prohibit = vm.features['prohibit-start'];
   if (prohibit) throw exc.generic(`Qube start is prohibited. Rationale: ${prohibit}`);
@@ -152,7 +152,9 @@ async function halted(ctx: CallContext, vm: VmState): Promise<void> {
 }
 
 export async function shutdownVm(ctx: CallContext, vm: VmState, force: boolean): Promise<void> {
-  if (vm.klass === 'AdminVM') throw new QubesApiError('QubesVMError', 'Cannot shutdown Dom0 fake domain!');
+  // AdminVM.shutdown() takes no force/wait arguments: the API call dies with a TypeError.
+  if (vm.klass === 'AdminVM')
+    throw new UnhandledServerError('AdminVM.shutdown() got an unexpected keyword argument');
   if (ctx.model.isHalted(vm)) throw exc.vmNotStarted(vm.name);
   if (getValue(ctx.model, { kind: 'vm', vm }, 'provides_network') === true) {
     const running = connectedVms(ctx.model, vm).filter((other) => ctx.model.isActive(other));

@@ -130,7 +130,8 @@ async function vmShutdown(ctx: CallContext): Promise<null> {
 
 async function vmPause(ctx: CallContext): Promise<null> {
   const vm = ctx.dest;
-  if (vm.klass === 'AdminVM') throw new QubesApiError('QubesVMError', 'Cannot pause Dom0 fake domain!');
+  // AdminVM has no pause(): an AttributeError qubesd does not catch.
+  if (vm.klass === 'AdminVM') throw new UnhandledServerError("'AdminVM' object has no attribute 'pause'");
   if (vm.powerState !== 'Running' && vm.powerState !== 'Transient') throw exc.vmNotRunning(vm.name);
   vm.powerState = 'Paused';
   return Promise.resolve(null);

@@ -273,6 +273,19 @@ describe('power states', () => {
     expect(await state('sys-net')).toBe('Halted');
   });
 
+  it('treats dom0 as Qubes treats its fake domain', async () => {
+    expect(await call(socket, { method: 'admin.vm.Start' })).toMatchObject({
+      type: 'QubesVMNotHaltedError',
+      message: 'Cannot start Dom0 fake domain!',
+    });
+    expect(await call(socket, { method: 'admin.vm.Kill' })).toMatchObject({
+      type: 'QubesVMError',
+      message: 'Cannot kill Dom0 fake domain!',
+    });
+    // AdminVM.shutdown() takes no arguments: qubesd dies on a TypeError and answers nothing.
+    expect(await call(socket, { method: 'admin.vm.Shutdown' })).toEqual({ kind: 'empty' });
+  });
+
   it('refuses to kill or shut down a halted qube', async () => {
     expect(await call(socket, { method: 'admin.vm.Kill', dest: 'personal' })).toMatchObject({
       type: 'QubesVMNotStartedError',
