@@ -1,0 +1,225 @@
+/**
+ * The whole job from dom0, on the simulator: the real `tmpl` CLI lists a signed forged
+ * repository through a disposable, installs, reinstalls, upgrades and downgrades a template
+ * through another disposable each time, and the simulated Qubes ends up exactly as
+ * qvm-template would leave it: the root volume byte-identical to the forged image, the
+ * template-* and menu features, installed_by_rpm False, label black, template.conf applied,
+ * no disposable left, no scriptlet ever run.
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createScenario,
+  SCENARIO_REPO_ID,
+  type Scenario,
+  type ScenarioTemplate,
+} from '../../sim/scenario.ts';
+import {
+  CLI_TIMEOUT_MS,
+  disposables,
+  expectSuccess,
+  fileSha256,
+  imageSha256,
+  importLeftovers,
+  jsonOf,
+  runTmpl,
+  SimQubes,
+  smallTemplate,
+} from '../helpers/e2e-world.ts';
+
+const NAME = 'fedora-e2e';
+const STEP_TIMEOUT = CLI_TIMEOUT_MS + 30_000;
+
+let dir: string;
+let scenario: Scenario;
+let qubes: SimQubes;
+let canary: string;
+let v1: ScenarioTemplate;
+let v2: ScenarioTemplate;
+const sha = new Map<string, string>();
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'tmpl-e2e-install-'));
+  canary = path.join(dir, 'scriptlet-canary');
+  v1 = smallTemplate(NAME, '4.2.0', '1', 'v1', { canaryPath: canary, buildtime: 1_767_225_600 });
+  v2 = smallTemplate(NAME, '4.2.0', '2', 'v2', { canaryPath: canary, buildtime: 1_767_312_000 });
+  scenario = await createScenario({ templates: [v1, v2], dir });
+  qubes = SimQubes.of(scenario);
+  sha.set('1', await imageSha256(v1.image));
+  sha.set('2', await imageSha256(v2.image));
+}, 180_000);
+
+afterAll(async () => {
+  await scenario?.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+async function rootSha(): Promise<string> {
+  return fileSha256(await qubes.volumePath(NAME, 'root'));
+}
+
+/** What every successful run leaves: no disposable, no import file, no scriptlet trace. */
+async function expectClean(): Promise<void> {
+  expect(await disposables(qubes)).toEqual([]);
+  expect(await importLeftovers(scenario.sim.env.TMPL_SIM_DIR!)).toEqual([]);
+  expect(existsSync(canary)).toBe(false);
+}
+
+describe('tmpl in dom0, worker in a disposable', () => {
+  it(
+    'lists the repository through a disposable',
+    async () => {
+      const run = await runTmpl(scenario, ['list', '--available']);
+      expectSuccess(run);
+      expect(run.stdout).toMatch(new RegExp(`${NAME}\\s+0:4\\.2\\.0-2\\s+${SCENARIO_REPO_ID}`));
+      await expectClean();
+    },
+    STEP_TIMEOUT,
+  );
+
+  it(
+    'installs a pinned version with --skip-start: image, features, properties, template.conf',
+    async () => {
+      const before = await qubes.vmNames();
+      const started = Math.floor(Date.now() / 1000);
+      const run = await runTmpl(scenario, ['install', '--skip-start', '--json', `${NAME}-4.2.0-1`]);
+      expectSuccess(run);
+      expect(jsonOf(run)).toMatchObject({
+        command: 'install',
+        ok: true,
+        templates: [{ template: NAME, status: 'installed', evr: '0:4.2.0-1', repo: SCENARIO_REPO_ID }],
+      });
+      expect(await qubes.vmNames()).toEqual([...before, NAME].sort());
+      expect(await rootSha()).toBe(sha.get('1'));
+      expect((await qubes.volumeInfo(NAME, 'root')).size).toBe(String(24 * 1024 * 1024));
+
+      const features = await qubes.features(NAME);
+      const templateFeatures = [...features.keys()].filter((k) => k.startsWith('template-')).sort();
+      expect(templateFeatures).toEqual(
+        [
+          'name',
+          'epoch',
+          'version',
+          'release',
+          'reponame',
+          'buildtime',
+          'installtime',
+          'license',
+          'url',
+          'summary',
+          'description',
+        ]
+          .map((k) => `template-${k}`)
+          .sort(),
+      );
+      expect(Object.fromEntries(features)).toMatchObject({
+        'template-name': NAME,
+        'template-epoch': '0',
+        'template-version': '4.2.0',
+        'template-release': '1',
+        'template-reponame': SCENARIO_REPO_ID,
+        'template-buildtime': '2026-01-01 00:00:00',
+        'template-license': 'GPL-2.0-or-later',
+        'template-url': 'https://example.invalid/templates',
+        'template-summary': `Test template ${NAME}`,
+        'template-description': `A ${NAME} template forged for end-to-end tests.|Second line.`,
+        'menu-items': 'org.gnome.Terminal.desktop firefox.desktop',
+        'default-menu-items': 'org.gnome.Terminal.desktop',
+        'netvm-menu-items': 'nm-connection-editor.desktop',
+        gui: '1',
+        qrexec: '1',
+        'net.fake-ip': '10.137.0.5',
+      });
+      const installtime = Date.parse(`${features.get('template-installtime')!.replace(' ', 'T')}Z`) / 1000;
+      expect(installtime).toBeGreaterThanOrEqual(started - 1);
+      expect(installtime).toBeLessThanOrEqual(Date.now() / 1000 + 1);
+      // template.conf's unknown key is ignored, not applied
+      expect(features.has('bogus-key')).toBe(false);
+      // qubes.PostInstall did not run: the features it reports are absent
+      expect(features.has('os')).toBe(false);
+      expect(features.has('supported-rpc.tmpl.Worker')).toBe(false);
+
+      expect(await qubes.property(NAME, 'installed_by_rpm')).toEqual({ isDefault: false, value: 'False' });
+      expect((await qubes.property(NAME, 'label')).value).toBe('black');
+      expect((await qubes.property(NAME, 'virt_mode')).value).toBe('hvm');
+      expect((await qubes.vms()).find((v) => v.name === NAME)).toMatchObject({
+        klass: 'TemplateVM',
+        state: 'Halted',
+      });
+      await expectClean();
+    },
+    STEP_TIMEOUT,
+  );
+
+  it(
+    'install of an installed template exits 0 and says so (text and --json)',
+    async () => {
+      const text = await runTmpl(scenario, ['install', NAME]);
+      expectSuccess(text);
+      expect(text.stderr).toContain(`Template '${NAME}' already installed, skipping...`);
+      const json = await runTmpl(scenario, ['install', '--json', NAME]);
+      expectSuccess(json);
+      expect(jsonOf(json)).toMatchObject({
+        ok: true,
+        templates: [{ template: NAME, status: 'already-installed' }],
+      });
+      expect(await rootSha()).toBe(sha.get('1'));
+      await expectClean();
+    },
+    STEP_TIMEOUT,
+  );
+
+  it(
+    'upgrades and runs qubes.PostInstall (no network, started, shut down)',
+    async () => {
+      const run = await runTmpl(scenario, ['upgrade', '--yes', '--json', NAME]);
+      expectSuccess(run);
+      expect(jsonOf(run).templates).toMatchObject([{ template: NAME, status: 'upgraded', evr: '0:4.2.0-2' }]);
+      expect(await rootSha()).toBe(sha.get('2'));
+      const features = await qubes.features(NAME);
+      expect(features.get('template-release')).toBe('2');
+      expect(features.get('template-buildtime')).toBe('2026-01-02 00:00:00');
+      // reported by the simulated template's qubes.PostInstall through qubes.FeaturesRequest
+      expect(features.get('os')).toBe('Linux');
+      expect(features.get('supported-rpc.tmpl.Worker')).toBe('1');
+      expect((await qubes.vms()).find((v) => v.name === NAME)?.state).toBe('Halted');
+      expect((await qubes.property(NAME, 'netvm')).isDefault).toBe(true);
+      await expectClean();
+    },
+    STEP_TIMEOUT,
+  );
+
+  it(
+    'reinstalls the installed version',
+    async () => {
+      const run = await runTmpl(scenario, ['reinstall', '--yes', '--skip-start', '--json', NAME]);
+      expectSuccess(run);
+      expect(jsonOf(run).templates).toMatchObject([
+        { template: NAME, status: 'reinstalled', evr: '0:4.2.0-2' },
+      ]);
+      expect(await rootSha()).toBe(sha.get('2'));
+      await expectClean();
+    },
+    STEP_TIMEOUT,
+  );
+
+  it(
+    'downgrades to the highest lower version',
+    async () => {
+      const run = await runTmpl(scenario, ['downgrade', '--yes', '--skip-start', '--json', NAME]);
+      expectSuccess(run);
+      expect(jsonOf(run).templates).toMatchObject([
+        { template: NAME, status: 'downgraded', evr: '0:4.2.0-1' },
+      ]);
+      expect(await rootSha()).toBe(sha.get('1'));
+      const features = await qubes.features(NAME);
+      expect(features.get('template-release')).toBe('1');
+      expect((await qubes.property(NAME, 'installed_by_rpm')).value).toBe('False');
+      await expectClean();
+    },
+    STEP_TIMEOUT,
+  );
+});

@@ -1,0 +1,253 @@
+/**
+ * End-to-end helpers: run the real `tmpl` CLI against a scenario (sim/scenario.ts), and look at
+ * the simulated Qubes afterwards with a qubesd client of the tests' own (test/sim/admin-raw-client.ts),
+ * never through the orchestrator's client under test.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { expect } from 'vitest';
+import { seededBytes, type ImageSpec } from '../../sim/forge/index.ts';
+import type { Scenario, ScenarioTemplate } from '../../sim/scenario.ts';
+import { SERVICE_TABLE_FILE, type ServiceEntry } from '../../sim/qrexec/service-table.ts';
+import { call, ok } from '../sim/admin-raw-client.ts';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const MiB = 1024 * 1024;
+/** One CLI run: two disposables (query, fetch) on a loaded 2-core machine. */
+export const CLI_TIMEOUT_MS = 180_000;
+
+/**
+ * A small template: a 24 MiB sparse image with ~2.1 MiB of data in three extents (the last one
+ * ends the image), split into 1 MiB parts, with template.conf and menu lists.
+ */
+export function smallTemplate(
+  name: string,
+  version: string,
+  release: string,
+  seed: string,
+  extra: Partial<ScenarioTemplate> = {},
+): ScenarioTemplate {
+  const size = 24 * MiB;
+  return {
+    name,
+    version,
+    release,
+    image: {
+      size,
+      extents: [
+        { offset: 0, length: MiB + 4096, seed: `${seed}-a` },
+        { offset: 9 * MiB + 512, length: MiB, seed: `${seed}-b` },
+        { offset: size - 64 * 1024, length: 64 * 1024, seed: `${seed}-c` },
+      ],
+    },
+    compressor: 'zstd',
+    partSize: MiB,
+    templateConf: 'gui=1\nqrexec=1\nvirt-mode=hvm\nnet.fake-ip=10.137.0.5\nbogus-key=1\n',
+    appmenus: {
+      whitelisted: 'org.gnome.Terminal.desktop\nfirefox.desktop\n',
+      vm: 'org.gnome.Terminal.desktop\n',
+      netvm: 'nm-connection-editor.desktop\n',
+    },
+    summary: `Test template ${name}`,
+    description: `A ${name} template forged for end-to-end tests.\nSecond line.`,
+    license: 'GPL-2.0-or-later',
+    url: 'https://example.invalid/templates',
+    ...extra,
+  };
+}
+
+/** sha256 of the dense image an ImageSpec describes (extents in order, zeros between). */
+export async function imageSha256(spec: ImageSpec): Promise<string> {
+  if ('path' in spec) return fileSha256(spec.path);
+  const hash = createHash('sha256');
+  const zeros = new Uint8Array(MiB);
+  const fill = (n: number): void => {
+    for (let left = n; left > 0; left -= zeros.length)
+      hash.update(zeros.subarray(0, Math.min(left, zeros.length)));
+  };
+  let position = 0;
+  for (const extent of [...spec.extents].sort((a, b) => a.offset - b.offset)) {
+    if (extent.offset < position) throw new Error('overlapping extents');
+    fill(extent.offset - position);
+    if ('bytes' in extent) {
+      hash.update(extent.bytes);
+      position = extent.offset + extent.bytes.length;
+    } else {
+      for await (const chunk of seededBytes(extent.seed, extent.length)) hash.update(chunk);
+      position = extent.offset + extent.length;
+    }
+  }
+  fill(spec.size - position);
+  return hash.digest('hex');
+}
+
+export async function fileSha256(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file, { highWaterMark: MiB })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+export interface TmplRun {
+  readonly exitCode: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs `node bin/tmpl.mjs ARGS... <scenario args>` with the scenario's environment. */
+export async function runTmpl(
+  scenario: Scenario,
+  args: readonly string[],
+  env: Record<string, string> = {},
+): Promise<TmplRun> {
+  const result = await execa(
+    process.execPath,
+    [path.join(REPO_ROOT, 'bin/tmpl.mjs'), ...args, ...scenario.args],
+    {
+      env: { ...scenario.env, TMPL_STATE_DIR: path.join(scenario.dir, 'tmpl-state'), ...env },
+      reject: false,
+      timeout: CLI_TIMEOUT_MS,
+      stdin: 'ignore',
+    },
+  );
+  return { exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr) };
+}
+
+/** The `--json` object a run printed on stdout (its last line). */
+export function jsonOf(run: TmplRun): {
+  ok: boolean;
+  command: string | null;
+  error?: { code: string; message: string };
+  templates?: { template: string; status: string; evr?: string; package?: string; message?: string }[];
+} {
+  const lines = run.stdout.trim().split('\n');
+  try {
+    return JSON.parse(lines.at(-1) ?? '') as ReturnType<typeof jsonOf>;
+  } catch {
+    throw new Error(`no JSON on stdout; exit ${run.exitCode}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`);
+  }
+}
+
+/** Asserts a successful run, showing its output when it failed. */
+export function expectSuccess(run: TmplRun): void {
+  expect(run.exitCode, `stdout: ${run.stdout}\nstderr: ${run.stderr}`).toBe(0);
+}
+
+/** Asserts a failed `--json` run with the given stable error code. */
+export function expectFailure(run: TmplRun, code: string): void {
+  expect(run.exitCode, `stdout: ${run.stdout}\nstderr: ${run.stderr}`).not.toBe(0);
+  const json = jsonOf(run);
+  expect(json.ok).toBe(false);
+  expect(json.error?.code, json.error?.message).toBe(code);
+}
+
+/** Read-only views of the simulated Qubes, through qubesd's socket as dom0. */
+export class SimQubes {
+  constructor(private readonly socket: string) {}
+
+  static of(scenario: Scenario): SimQubes {
+    return new SimQubes(scenario.sim.env.TMPL_QUBESD_SOCKET!);
+  }
+
+  async vms(): Promise<{ name: string; klass: string; state: string }[]> {
+    const text = await ok(this.socket, { method: 'admin.vm.List' });
+    return text
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((line) => {
+        const [name = '', ...rest] = line.split(' ');
+        const props = Object.fromEntries(rest.map((kv) => kv.split('=') as [string, string]));
+        return { name, klass: props.class ?? '', state: props.state ?? '' };
+      });
+  }
+
+  async vmNames(): Promise<string[]> {
+    return (await this.vms()).map((v) => v.name).sort();
+  }
+
+  async volumeInfo(vm: string, volume: string): Promise<Record<string, string>> {
+    const text = await ok(this.socket, { method: 'admin.vm.volume.Info', dest: vm, arg: volume });
+    return Object.fromEntries(
+      text
+        .split('\n')
+        .filter((l) => l.includes('='))
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
+  }
+
+  /** The file behind a file-pool volume. */
+  async volumePath(vm: string, volume: string): Promise<string> {
+    const file = (await this.volumeInfo(vm, volume)).path;
+    if (!file) throw new Error(`${vm}:${volume} has no path`);
+    return file;
+  }
+
+  async features(vm: string): Promise<Map<string, string>> {
+    const names = (await ok(this.socket, { method: 'admin.vm.feature.List', dest: vm }))
+      .split('\n')
+      .filter((l) => l !== '');
+    const result = new Map<string, string>();
+    for (const name of names)
+      result.set(name, await ok(this.socket, { method: 'admin.vm.feature.Get', dest: vm, arg: name }));
+    return result;
+  }
+
+  /** `{ isDefault, value }` of a VM property. */
+  async property(vm: string, property: string): Promise<{ isDefault: boolean; value: string }> {
+    const text = await ok(this.socket, { method: 'admin.vm.property.Get', dest: vm, arg: property });
+    const match = /^default=(True|False) type=[a-z]+ ?([\s\S]*)$/.exec(text);
+    if (!match) throw new Error(`malformed property reply '${text}'`);
+    return { isDefault: match[1] === 'True', value: match[2]! };
+  }
+
+  async tagSet(vm: string, tag: string): Promise<void> {
+    const reply = await call(this.socket, { method: 'admin.vm.tag.Set', dest: vm, arg: tag });
+    if (reply.kind !== 'ok') throw new Error(`tag.Set failed: ${JSON.stringify(reply)}`);
+  }
+}
+
+/** Files a volume import left behind in the simulator's pools (sim/admin/storage.ts: `<vid>-import.img`). */
+export async function importLeftovers(simDir: string): Promise<string[]> {
+  const found: string[] = [];
+  const walk = async (dir: string): Promise<void> => {
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) await walk(full);
+      else if (entry.name.includes('-import')) found.push(full);
+    }
+  };
+  await walk(path.join(simDir, 'pools'));
+  return found;
+}
+
+/** Names of disposables that exist now. */
+export async function disposables(qubes: SimQubes): Promise<string[]> {
+  return (await qubes.vms())
+    .filter((v) => v.klass === 'DispVM' || /^disp[0-9]/.test(v.name))
+    .map((v) => v.name);
+}
+
+/**
+ * Replaces the tmpl.Worker service of the disposables' template (default-dvm) through the
+ * simulator's service table; `null` restores the built-in worker.
+ */
+export async function setWorkerService(scenario: Scenario, entry: ServiceEntry | null): Promise<void> {
+  const table = entry ? { vms: { 'default-dvm': { 'tmpl.Worker': entry } } } : { vms: {} };
+  await writeFile(path.join(scenario.sim.env.TMPL_SIM_DIR!, SERVICE_TABLE_FILE), JSON.stringify(table));
+}
+
+/** test/helpers/lying-worker.ts as the disposable's tmpl.Worker, telling `lie`. */
+export function lyingWorker(
+  lie: string,
+  env: Record<string, string> = {},
+  binds: string[] = [],
+): ServiceEntry {
+  return {
+    argv: [process.execPath, '{repo}/bin/run-ts.mjs', '{repo}/test/helpers/lying-worker.ts'],
+    env: { TMPL_LIE: lie, ...env },
+    ...(binds.length > 0 ? { readOnlyBinds: binds } : {}),
+  };
+}
