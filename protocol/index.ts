@@ -36,3 +36,4 @@ export * from './rpm-package.ts';
 export { packageInfo, DIGEST_HEX_LENGTH } from './rpm-info.ts';
 export * from './rpm-signature.ts';
 export type * from './rpm-types.ts';
+export type { RpmParseErrorCode, RpmVerificationErrorCode } from './rpm-errors.ts';

@@ -13,6 +13,7 @@
  * overlapping the region trailer. tmpl also refuses duplicate tags.
  */
 import { ParseError } from './errors.ts';
+import type { RpmParseErrorCode } from './rpm-errors.ts';
 import {
   HEADER_I18NTABLE,
   HEADER_IMAGE,
@@ -256,7 +257,7 @@ export class RpmHeader {
   }
 }
 
-function fail(code: string, message: string, offset: number): never {
+function fail(code: RpmParseErrorCode, message: string, offset: number): never {
   throw new ParseError(code, message, offset);
 }
 
