@@ -64,6 +64,8 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     dir,
     socketPath: path.join(dir, ADMIN_SOCKET_NAME),
     logger: logger.child({ daemon: 'qubesd' }),
+    // Starting the simulator is booting the machine: no qube survives it running.
+    boot: true,
   });
   let qrexec: QrexecDaemon | null = null;
   if (options.qrexec !== false) {

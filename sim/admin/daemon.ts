@@ -15,6 +15,7 @@ import { INTERNAL_METHODS, VOLUME_METHODS } from './methods-volume.ts';
 import { QubesModel } from './model.ts';
 import { defaultInternalSocketPath } from './paths.ts';
 import { loadState, saveState } from './state.ts';
+import { removeFromDisk } from './storage.ts';
 
 export interface AdminDaemonOptions {
   /** State directory made by seedState. */
@@ -25,6 +26,12 @@ export interface AdminDaemonOptions {
   readonly internalSocketPath?: string;
   readonly logger?: Logger;
   readonly hooks?: PowerHooks;
+  /**
+   * Start as after a host boot: every qube Halted, auto_cleanup disposables gone (what
+   * qubesd finds when dom0 boots). Without it the daemon resumes like a restarted qubesd,
+   * keeping the power states.
+   */
+  readonly boot?: boolean;
 }
 
 export interface AdminDaemon {
@@ -55,6 +62,19 @@ async function cleanupSocket(socketPath: string): Promise<void> {
   await fs.unlink(socketPath);
 }
 
+async function bootReset(model: QubesModel, log: Logger): Promise<void> {
+  for (const vm of model.vms()) {
+    if (vm.klass === 'AdminVM') continue;
+    vm.powerState = 'Halted';
+    if (vm.klass === 'DispVM' && vm.props.auto_cleanup === true) {
+      model.state.vms = model.state.vms.filter((other) => other !== vm);
+      await removeFromDisk(model, vm).catch((error: unknown) =>
+        log.error({ err: error }, `Error while removing VM '${vm.name}' files`),
+      );
+    }
+  }
+}
+
 export async function startAdminDaemon(options: AdminDaemonOptions): Promise<AdminDaemon> {
   const log = options.logger ?? pino({ level: 'silent' });
   const model = new QubesModel(options.dir, await loadState(options.dir));
@@ -66,6 +86,10 @@ export async function startAdminDaemon(options: AdminDaemonOptions): Promise<Adm
     saving = saving.catch(() => undefined).then(() => saveState(options.dir, model.state));
     return saving;
   };
+  if (options.boot) {
+    await bootReset(model, log);
+    await save();
+  }
 
   const connections = new Set<net.Socket>();
   const serve = (methods: MethodTable) => (socket: net.Socket) => {

@@ -192,3 +192,26 @@ describe('qubesd framing', () => {
     );
   });
 });
+
+describe('boot', () => {
+  it('halts every qube and drops auto_cleanup disposables when started with boot', async () => {
+    const disp = await ok(sim.socket, { method: 'admin.vm.CreateDisposable' });
+    await ok(sim.socket, { method: 'admin.vm.Start', dest: disp });
+    expect(await ok(sim.socket, { method: 'admin.vm.List' })).toMatch(/^personal class=AppVM state=Running/m);
+    await sim.daemon.close();
+    const daemon = await startAdminDaemon({ dir: sim.dir, socketPath: sim.socket, boot: true });
+    sim = {
+      ...sim,
+      daemon,
+      close: async () => {
+        await daemon.close();
+        await rm(sim.dir, { recursive: true, force: true });
+      },
+    };
+    const list = await ok(sim.socket, { method: 'admin.vm.List' });
+    expect(list).toMatch(/^personal class=AppVM state=Halted/m);
+    expect(list).toMatch(/^dom0 class=AdminVM state=Running/m);
+    expect(list).not.toContain(`${disp} `);
+    expect(list).toMatch(/^after-restart class=TemplateVM/m);
+  });
+});
