@@ -25,6 +25,7 @@ export const TAG_HEADERI18NTABLE = 100;
 
 /** Signature header tags (rpmSigTag). */
 export const SigTag = {
+  DSAHEADER: 267,
   RSAHEADER: 268,
   SHA1HEADER: 269,
   LONGSIZE: 270,
@@ -33,6 +34,7 @@ export const SigTag = {
   SIZE: 1000,
   PGP: 1002,
   MD5: 1004,
+  GPG: 1005,
   PAYLOADSIZE: 1007,
   RESERVEDSPACE: 1008,
 } as const;

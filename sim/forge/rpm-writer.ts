@@ -29,7 +29,7 @@ import {
   TAG_HEADERIMMUTABLE,
   TAG_HEADERSIGNATURES,
 } from './rpm-tags.ts';
-import { signDetachedBinary, type SigningKey } from './signing-key.ts';
+import { isRsaKey, signDetachedBinary, signDetachedStream, type SigningKey } from './signing-key.ts';
 
 export type RpmFileKind = 'file' | 'dir' | 'symlink' | 'chardev' | 'blockdev';
 
@@ -113,6 +113,11 @@ export interface RpmMutations {
 export interface WriteRpmOptions {
   readonly outPath: string;
   readonly signingKey?: SigningKey;
+  /**
+   * Also sign header+payload (RPMSIGTAG_PGP/GPG), as `rpmsign --rpmv3` and the Qubes builder do.
+   * Costs one more read of the payload.
+   */
+  readonly legacySignature?: boolean;
   /** Signature creation time (defaults to now). */
   readonly signatureDate?: Date;
   /** Where the payload temp file goes (defaults to the OS temp dir). */
@@ -486,13 +491,22 @@ function mainHeader(
   return encodeHeader(TAG_HEADERIMMUTABLE, entries);
 }
 
+interface Signatures {
+  /** Header-only signature (RSAHEADER / DSAHEADER). */
+  readonly header: Uint8Array | null;
+  /** Header+payload signature (PGP / GPG). */
+  readonly legacy: Uint8Array | null;
+  readonly rsa: boolean;
+}
+
 function signatureHeader(
   header: Uint8Array,
   totalSize: number,
   md5: Uint8Array,
   archiveSize: number,
-  signature: Uint8Array | null,
+  sigs: Signatures,
 ): Uint8Array {
+  const signed = (sigs.header?.length ?? 0) + (sigs.legacy?.length ?? 0);
   const entries: HeaderEntry[] = [
     h.string(SigTag.SHA1HEADER, createHash('sha1').update(header).digest('hex')),
     h.string(SigTag.SHA256HEADER, sha256Hex(header)),
@@ -503,12 +517,10 @@ function signatureHeader(
     archiveSize >= LARGE_FILE_THRESHOLD
       ? h.int64(SigTag.LONGARCHIVESIZE, [archiveSize])
       : h.int32(SigTag.PAYLOADSIZE, [archiveSize]),
-    h.bin(
-      SigTag.RESERVEDSPACE,
-      new Uint8Array(Math.max(0, SIGNATURE_RESERVED_SPACE - (signature?.length ?? 0))),
-    ),
+    h.bin(SigTag.RESERVEDSPACE, new Uint8Array(Math.max(0, SIGNATURE_RESERVED_SPACE - signed))),
   ];
-  if (signature) entries.push(h.bin(SigTag.RSAHEADER, signature));
+  if (sigs.header) entries.push(h.bin(sigs.rsa ? SigTag.RSAHEADER : SigTag.DSAHEADER, sigs.header));
+  if (sigs.legacy) entries.push(h.bin(sigs.rsa ? SigTag.PGP : SigTag.GPG, sigs.legacy));
   const encoded = encodeHeader(TAG_HEADERSIGNATURES, entries);
   // The signature header is padded to a multiple of 8 bytes (format_v4.md); the padding is not
   // part of the header's data length.
@@ -541,17 +553,23 @@ export async function writeRpm(spec: RpmPackageSpec, options: WriteRpmOptions): 
       path.join(work, 'payload'),
     );
     const header = mainHeader(spec, files, large, payload, m);
-    const signature = options.signingKey
-      ? await signDetachedBinary(options.signingKey, header, options.signatureDate)
-      : null;
+    const key = options.signingKey;
     const totalSize = header.length + payload.compressedSize;
-    const placeholder = signatureHeader(
-      header,
-      totalSize,
-      new Uint8Array(16),
-      payload.archiveSize,
-      signature,
-    );
+    const headerAndPayload = async function* (): AsyncGenerator<Uint8Array> {
+      yield header;
+      yield* createReadStream(payload.tempFile) as AsyncIterable<Uint8Array>;
+    };
+    const sigs: Signatures = {
+      header: key ? await signDetachedBinary(key, header, options.signatureDate) : null,
+      legacy:
+        key && options.legacySignature
+          ? await signDetachedStream(key, headerAndPayload(), options.signatureDate)
+          : null,
+      rsa: key ? isRsaKey(key) : true,
+    };
+    // The signature header's size does not depend on the MD5 value: write a placeholder, copy
+    // the payload while hashing, then rewrite it in place.
+    const placeholder = signatureHeader(header, totalSize, new Uint8Array(16), payload.archiveSize, sigs);
 
     const out = await open(options.outPath, 'w');
     try {
@@ -566,7 +584,7 @@ export async function writeRpm(spec: RpmPackageSpec, options: WriteRpmOptions): 
         await out.write(chunk, 0, chunk.length, at);
         at += chunk.length;
       }
-      const sig = signatureHeader(header, totalSize, md5.digest(), payload.archiveSize, signature);
+      const sig = signatureHeader(header, totalSize, md5.digest(), payload.archiveSize, sigs);
       if (sig.length !== placeholder.length) throw new Error('signature header size changed');
       await out.write(sig, 0, sig.length, LEAD_SIZE);
       await out.truncate(at);

@@ -103,3 +103,39 @@ export async function loadSigningKey(armored: string): Promise<SigningKey> {
     fingerprint: privateKey.getFingerprint().toUpperCase(),
   };
 }
+
+/**
+ * A detached binary signature over a stream (rpmsign --rpmv3's header+payload signature), read
+ * once; openpgp.js hashes it as it flows.
+ */
+export async function signDetachedStream(
+  key: SigningKey,
+  source: AsyncIterable<Uint8Array>,
+  date?: Date,
+): Promise<Uint8Array> {
+  const iterator = source[Symbol.asyncIterator]();
+  const stream = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const next = await iterator.next();
+      if (next.done) controller.close();
+      else controller.enqueue(next.value);
+    },
+  });
+  const message = await openpgp.createMessage({ binary: stream });
+  const signature = await openpgp.sign({
+    message,
+    signingKeys: key.privateKey,
+    detached: true,
+    format: 'binary',
+    config: SIGN_CONFIG,
+    ...(date ? { date } : {}),
+  });
+  if (signature instanceof Uint8Array) return signature;
+  // Streamed input gives a streamed signature (openpgp's WebStream type is a web ReadableStream).
+  return new Uint8Array(await new Response(signature as ReadableStream<Uint8Array>).arrayBuffer());
+}
+
+/** True for RSA keys; rpm files other algorithms' signatures under the DSA/GPG tags. */
+export function isRsaKey(key: SigningKey): boolean {
+  return key.privateKey.getAlgorithmInfo().algorithm.startsWith('rsa');
+}

@@ -62,6 +62,8 @@ export interface ForgeTemplateOptions {
   readonly url?: string;
   readonly buildtime?: number;
   readonly signingKey?: SigningKey;
+  /** Also sign header+payload, as the Qubes builder's `rpmsign --rpmv3` does (default true). */
+  readonly legacySignature?: boolean;
   readonly signatureDate?: Date;
   /** %pre and %post append a line to this file if they ever run. */
   readonly canaryPath?: string;
@@ -254,6 +256,7 @@ export async function forgeTemplate(opts: ForgeTemplateOptions): Promise<ForgedT
     const written = await writeRpm(spec, {
       outPath: path.join(opts.outDir, fileName),
       ...(opts.signingKey ? { signingKey: opts.signingKey } : {}),
+      legacySignature: opts.legacySignature ?? true,
       ...(opts.signatureDate ? { signatureDate: opts.signatureDate } : {}),
       tempDir: work,
       mutations: rpmMutations,

@@ -172,8 +172,25 @@ describe('signed template packages', () => {
       });
       expect(sig).toMatch(new RegExp(`^RSA/SHA256, .*Key ID ${key.keyId.toLowerCase()}$`));
       expect(await rpmQuery(t.path, '%{DESCRIPTION}')).toBe('Line one\nLine two');
+      // Like the Qubes builder's rpmsign --rpmv3: a header+payload signature as well.
+      expect(await rpmQuery(t.path, '%{SIGPGP:pgpsig}')).toMatch(
+        new RegExp(`Key ID ${key.keyId.toLowerCase()}$`),
+      );
     },
   );
+
+  it('ed25519 keys sign under the DSA/GPG tags; legacySignature false leaves the header-only one', async () => {
+    const ed = await generateSigningKey('Ed Signer', { type: 'ed25519' });
+    const edPath = path.join(work, 'ed.asc');
+    await writeFile(edPath, ed.publicKeyArmored);
+    const both = await forge('ed-both', { signingKey: ed });
+    const headerOnly = await forge('ed-header', { signingKey: ed, legacySignature: false });
+    for (const t of [both, headerOnly]) expect((await rpmkeysCheck(t.path, [edPath])).ok).toBe(true);
+    expect(await rpmQuery(both.path, '%{DSAHEADER:pgpsig}|%{SIGGPG:pgpsig}|%{RSAHEADER}')).toMatch(
+      /^EdDSA\/.*\|EdDSA\/.*\|\(none\)$/,
+    );
+    expect(await rpmQuery(headerOnly.path, '%{SIGGPG}')).toBe('(none)');
+  });
 
   it('lists the Qubes builder layout: parts, lists, dirs and ghosts', async () => {
     const t = await forge('layout', {
