@@ -6,4 +6,10 @@ import { forgeCommand } from './forge.ts';
 import { serveCommand } from './serve.ts';
 
 /** Every subcommand of `tmpl-sim`; each lives in its own file in this folder. */
-export const simCommands: readonly SimCommand[] = [upCommand, downCommand, demoCommand, forgeCommand, serveCommand];
+export const simCommands: readonly SimCommand[] = [
+  upCommand,
+  downCommand,
+  demoCommand,
+  forgeCommand,
+  serveCommand,
+];
