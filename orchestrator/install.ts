@@ -155,7 +155,9 @@ export async function installTemplate(
       ...(ctx.onProgress ? { onProgress: ctx.onProgress } : {}),
       prepare: async (head) => {
         const name = head.templateName;
+        log.debug({ template: name }, 'looking for an existing template');
         existing = await admin.vmExists(name);
+        log.debug({ template: name, existing }, 'checking the version');
         if (existing && options.mode === 'install') {
           throw new OrchestratorError('template.not-managed', `a VM named '${name}' already exists`);
         }
@@ -164,6 +166,7 @@ export async function installTemplate(
         }
         await options.checkVersion?.(head, existing);
         const pool = await poolOf(admin, name, existing, existing ? undefined : options.pool);
+        log.debug({ template: name, pool, needed: head.rootPartsBytes }, 'checking pool room');
         await checkPoolRoom(admin, pool, head.rootPartsBytes);
         if (!existing) {
           await admin.createTemplate(name, TEMPLATE_LABEL, options.pool);

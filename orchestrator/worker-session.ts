@@ -60,8 +60,10 @@ function forwardStderr(child: ChildProcess, log: Logger, where: string): void {
 
 function wrap(child: ChildProcess, where: string, log: Logger, cleanup: () => Promise<void>): WorkerSession {
   forwardStderr(child, log, where);
+  // 'exit', not 'close': 'close' waits for stdout to end, which never happens once we stop
+  // reading it (a worker abandoned after an error).
   const exited = new Promise<number>((resolve) => {
-    child.once('close', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+    child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
     child.once('error', () => resolve(127));
   });
   child.stdin!.on('error', () => {
@@ -77,6 +79,8 @@ function wrap(child: ChildProcess, where: string, log: Logger, cleanup: () => Pr
       closing ??= (async () => {
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
         await exited;
+        child.stdout?.destroy();
+        child.stderr?.destroy();
         await cleanup();
       })();
       return closing;
