@@ -3,6 +3,7 @@
  * the human tables, `--machine-readable` (`status|...` lines) and `--machine-readable-json`.
  */
 import { compareEvrParts } from '../../protocol/evr.ts';
+import type { AdminClient } from '../admin-client.ts';
 import { createApp, loadRepos } from '../app.ts';
 import { flag, type OptionSpec } from '../cli-args.ts';
 import { OrchestratorError } from '../errors.ts';
@@ -89,7 +90,21 @@ function sizeToHuman(size: number): string {
   return `${(size / (1024 * 1024 * 1024)).toFixed(1)} GiB`;
 }
 
-async function collect(ctx: CommandContext): Promise<Row[]> {
+/** qubesadmin's QubesVM.get_disk_utilization: the sum of its volumes' usage. */
+async function diskUtilization(admin: AdminClient, vm: string): Promise<number> {
+  const names = (await admin.transport.call({ dest: vm, method: 'admin.vm.volume.List' }))
+    .toString('utf8')
+    .split('\n')
+    .filter((n) => n !== '');
+  let total = 0;
+  for (const name of names) {
+    const usage = Number((await admin.volumeInfo(vm, name)).usage ?? '0');
+    if (Number.isSafeInteger(usage) && usage > 0) total += usage;
+  }
+  return total;
+}
+
+async function collect(ctx: CommandContext, command: 'list' | 'info'): Promise<Row[]> {
   const args = ctx.args!;
   const app = createApp(args, ctx.env);
   let all = flag(args, 'all');
@@ -112,12 +127,19 @@ async function collect(ctx: CommandContext): Promise<Row[]> {
     remote.sort((a, b) => a.templateName.localeCompare(b.templateName) || compareCandidates(a, b));
   }
   const local = (await listInstalled(app.admin)).filter((t) => t.managed && specOk(t.name, t));
+  // qvm-template's size of an installed template is its disk utilization; only info shows it.
+  const used = new Map<string, number>();
+  if (command === 'info') for (const t of local) used.set(t.name, await diskUtilization(app.admin, t.name));
+  const installedRow = (t: InstalledTemplate, status: Status): Row => ({
+    ...fromInstalled(t, status),
+    size: used.get(t.name) ?? '',
+  });
   const rows: Row[] = [];
-  if (installedOnly || all) rows.push(...local.map((t) => fromInstalled(t, 'installed')));
+  if (installedOnly || all) rows.push(...local.map((t) => installedRow(t, 'installed')));
   if (available || all) rows.push(...remote.map((c) => fromCandidate(c, 'available')));
   if (extras) {
     const names = new Set(remote.map((c) => c.templateName));
-    rows.push(...local.filter((t) => !names.has(t.name)).map((t) => fromInstalled(t, 'extra')));
+    rows.push(...local.filter((t) => !names.has(t.name)).map((t) => installedRow(t, 'extra')));
   }
   if (upgrades) {
     const byName = new Map(local.map((t) => [t.name, t]));
@@ -164,13 +186,16 @@ function infoJson(row: Row, replaceNewline: boolean): Record<string, string> {
 function render(command: 'list' | 'info', rows: readonly Row[], ctx: CommandContext): string {
   const args = ctx.args!;
   if (flag(args, 'machine-readable')) {
+    // A '|' inside a field would shift every later field (qvm-template prints it as is): it is
+    // shown as '?' except in the last field, which a reader takes whole (the description's
+    // newlines are '|' there, as qvm-template writes them).
     return rows
-      .map(
-        (r) =>
-          [r.status, ...Object.values(command === 'list' ? listJson(r) : infoJson(r, true))]
-            .map(safe)
-            .join('|') + '\n',
-      )
+      .map((r) => {
+        const fields = [r.status, ...Object.values(command === 'list' ? listJson(r) : infoJson(r, true))];
+        return (
+          fields.map((f, i) => safe(i === fields.length - 1 ? f : f.replace(/\|/g, '?'))).join('|') + '\n'
+        );
+      })
       .join('');
   }
   if (flag(args, 'machine-readable-json') || flag(args, 'json')) {
@@ -216,7 +241,7 @@ function listCommand(name: 'list' | 'info', summary: string): Command {
     options: LIST_OPTIONS,
     usage: `tmpl ${name} [--all|--installed|--available|--extras|--upgrades] [--all-versions] [--machine-readable|--machine-readable-json] [TEMPLATESPEC...]`,
     async run(ctx) {
-      ctx.stdout.write(render(name, await collect(ctx), ctx));
+      ctx.stdout.write(render(name, await collect(ctx, name), ctx));
       return 0;
     },
   };
