@@ -109,13 +109,27 @@ export function downloadPackage(
   return { stream, checksum };
 }
 
-/** Fetches only the package head with one Range request (the head is capped like a HEAD frame). */
-export function downloadHead(resolved: ResolvedPackage, ctx: RepoContext): AsyncGenerator<Uint8Array> {
-  const length = Math.min(resolved.pkg.downloadsize, MAX_HEAD_FRAME_LENGTH);
-  return fetchStream(
-    { urls: resolved.urls, length, maxBytes: length },
-    repoHttpOptions(resolved.repo.config, ctx),
-  );
+/**
+ * First Range asked for when only the head is wanted: template headers (a few dozen files, a
+ * changelog) fit in far less; a bigger head is fetched on with a second request up to the limit.
+ */
+export const HEAD_PROBE_BYTES = 256 * 1024;
+
+/**
+ * The package's first bytes, fetched lazily with Range requests: HEAD_PROBE_BYTES, then (only if
+ * the reader wants more) up to MAX_HEAD_FRAME_LENGTH. return() closes the open request.
+ */
+export async function* downloadHead(resolved: ResolvedPackage, ctx: RepoContext): AsyncGenerator<Uint8Array> {
+  let offset = 0;
+  for (const limit of [HEAD_PROBE_BYTES, MAX_HEAD_FRAME_LENGTH]) {
+    const end = Math.min(limit, resolved.pkg.downloadsize);
+    if (end <= offset) return;
+    yield* fetchStream(
+      { urls: resolved.urls, offset, length: end - offset, maxBytes: end - offset },
+      repoHttpOptions(resolved.repo.config, ctx),
+    );
+    offset = end;
+  }
 }
 
 export interface CheckedHead {

@@ -27,6 +27,7 @@ import {
   type WorkerRequest,
 } from '../../protocol/messages.ts';
 import { parsePackageHead } from '../../protocol/rpm-package.ts';
+import { HEAD_PROBE_BYTES } from '../../dispvm-worker/ops-package.ts';
 import { runWorker as runWorkerInline } from '../../dispvm-worker/service.ts';
 import { startRepoServer, type RepoServer } from '../../sim/repo-server/index.ts';
 import { buildRpm, makeGpgKey, removeGpgKey, signRpm, type GpgKey } from '../helpers/rpm-fixtures.ts';
@@ -502,8 +503,10 @@ describe('ops header and download', () => {
     expect(
       Buffer.from(run.frames.find((f) => f.type === 'HEAD')!.payload).equals(rpm.subarray(0, payloadOffset)),
     ).toBe(true);
+    // The fixture's head fits in the first probe; the package is bigger than the probe.
+    expect(rpm.length).toBeGreaterThan(HEAD_PROBE_BYTES);
     expect(signedServer.requests.filter((r) => r.path.endsWith('.rpm')).map((r) => r.range)).toEqual([
-      `bytes=0-${rpm.length - 1}`,
+      `bytes=0-${HEAD_PROBE_BYTES - 1}`,
     ]);
   });
 
