@@ -160,14 +160,21 @@ function truncationPoints(file: Uint8Array, head: PackageHead): number[] {
   ];
 }
 
-async function compare(cases: { label: string; bytes: Uint8Array }[], keyPaths: string[]) {
+async function compare(
+  cases: { label: string; bytes: Uint8Array }[],
+  keyPaths: string[],
+  digestsOnly = false,
+) {
   const paths: string[] = [];
   for (const [i, c] of cases.entries()) {
     const p = path.join(dir, `mutant-${i}.rpm`);
     await writeFile(p, c.bytes);
     paths.push(p);
   }
-  const [ours, theirs] = await Promise.all([tmplVerify(paths, keyPaths), rpmkeysVerify(paths, keyPaths)]);
+  const [ours, theirs] = await Promise.all([
+    tmplVerify(paths, keyPaths, digestsOnly ? ['--nogpgcheck'] : []),
+    rpmkeysVerify(paths, keyPaths, 2, digestsOnly),
+  ]);
   const rows = cases.map((c, i) => ({
     label: c.label,
     ours: ours.verdicts.get(paths[i]!)!,
@@ -266,6 +273,36 @@ describe('tmpl verify agrees with rpmkeys --checksig', () => {
       ).toEqual([]);
     }, 180_000);
   }
+
+  it('--nogpgcheck agrees with rpmkeys --nosignature at digest level, on mutations of unsigned and --rpmv3 packages', async () => {
+    const cases: { label: string; bytes: Uint8Array }[] = [];
+    for (const base of ['unsigned', 'signed --rpmv3']) {
+      const file = new Uint8Array(await readFile(fixture(base)));
+      const head = parsePackageHead(file);
+      cases.push({ label: `${base} unchanged`, bytes: file });
+      for (const { label, pos } of mutationPositions(file, head)) {
+        if (label.startsWith('main index') || label.startsWith('lead')) continue;
+        const bytes = file.slice();
+        bytes[pos]! ^= 0x01;
+        cases.push({ label: `${base} ${label}`, bytes });
+      }
+      for (const n of truncationPoints(file, head).slice(-4))
+        cases.push({ label: `${base} truncated to ${n}`, bytes: file.slice(0, n) });
+    }
+    const rows = await compare(cases, [], true);
+    expect(rows.filter((r) => r.label.endsWith('unchanged')).map((r) => [r.ours.ok, r.rpm.ok])).toEqual([
+      [true, true],
+      [true, true],
+    ]);
+    const divergent = assertAgreement(rows);
+    expect(
+      divergent
+        .filter((r) => !/ (padding|sig index \d+\+[03]$|sig preamble\+1[45]$)/.test(r.label))
+        .map((r) => `${r.label}: ${r.ours.line}`),
+    ).toEqual([]);
+    expect(rows.filter((r) => r.rpm.ok).length).toBeGreaterThan(10);
+    expect(rows.filter((r) => !r.rpm.ok).length).toBeGreaterThan(40);
+  }, 180_000);
 
   it('on signature tags moved into the main header, duplicated, or a signature header without region', async () => {
     const file = new Uint8Array(await readFile(fixture('signed --rpmv3')));
