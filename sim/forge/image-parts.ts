@@ -36,7 +36,8 @@ export async function* gnuTarImage(
     ...(format === 'plain' ? [] : ['--sparse']),
     ...(format === 'pax-1.0' ? ['--format=posix', '--sparse-version=1.0'] : ['--format=gnu']),
     '--transform',
-    `s|.*|${memberName.replace(/[|\\&]/g, '\\$&')}|`,
+    // GNU tar strips leading slashes from member names; a transform would keep them.
+    `s|.*|${memberName.replace(/^\/+/, '').replace(/[|\\&]/g, '\\$&')}|`,
     '-C',
     path.dirname(imagePath),
     '-cf',

@@ -9,6 +9,7 @@ export {
   loadSigningKey,
   signDetachedArmored,
   signDetachedBinary,
+  signDetachedStream,
 } from './signing-key.ts';
 export type { GenerateSigningKeyOptions, SigningKey } from './signing-key.ts';
 export { writeRpm, rpmFileName, bytesContent } from './rpm-writer.ts';
@@ -28,7 +29,7 @@ export { forgeRepository } from './repository.ts';
 export type { ForgeRepositoryOptions, ForgedRepository, MetadataCompression } from './repository.ts';
 export { FORGE_COMPRESSORS, COMPRESSORS } from './payload-compressor.ts';
 export type { ForgeCompressor } from './payload-compressor.ts';
-export { seededBytes, writeSparseImage } from './image-source.ts';
+export { blockExtents, seededBytes, writeSparseImage } from './image-source.ts';
 export type { ImageExtent, ImageSpec } from './image-source.ts';
 export type { TarFormat, ImagePart } from './image-parts.ts';
 export { readPackage } from './package-reader.ts';

@@ -259,6 +259,30 @@ describe('signed template packages', () => {
     },
   );
 
+  it("packages an existing image file archived by GNU tar, the builder's archiver", async () => {
+    const imagePath = path.join(work, 'given-root.img');
+    await writeFile(imagePath, await expectedImage());
+    const t = await forge('given', {
+      image: { path: imagePath },
+      tarWriter: 'gnu-tar',
+      tarMemberName: '/builder/qubeized_images/given/root.img',
+      partSize: 1024 * 1024,
+    });
+    expect((await rpmkeysCheck(t.path, [keyPath])).ok).toBe(true);
+    const out = path.join(work, 'given-out');
+    await mkdir(out);
+    await execa('sh', ['-c', `rpm2cpio "$1" | cpio -idm --quiet`, 'sh', t.path], { cwd: out });
+    const dest = path.join(out, 'var/lib/qubes/vm-templates/given');
+    const { stdout } = await execa('sh', ['-c', 'cat root.img.part.* | tar -tf -'], { cwd: dest });
+    expect(stdout.trim()).toBe('builder/qubeized_images/given/root.img');
+    await execa('sh', ['-c', 'cat root.img.part.* | tar -xSf -'], { cwd: dest });
+    expect(
+      (await readFile(path.join(dest, 'builder/qubeized_images/given/root.img'))).equals(
+        await expectedImage(),
+      ),
+    ).toBe(true);
+  });
+
   it('rpm -i under bwrap runs the canary %pre and %post (positive control)', async () => {
     const canary = path.join(work, 'canary-installed');
     const t = await forge('canary', { canaryPath: canary });
