@@ -97,9 +97,20 @@ const CLI_BINARY: Partial<Record<DecompressBackend, string>> = {
 interface LzmaNative {
   createStream(coder: 'streamDecoder' | 'aloneDecoder', options: { memlimit: number }): Transform;
 }
-interface ZstdNapi {
-  DecompressStream: new (parameters: { windowLogMax: number }) => Transform;
+/** zstd-napi's low-level binding: its DecompressStream pushes a whole chunk's output at once. */
+interface ZstdBinding {
+  DCtx: new () => {
+    decompressStream(dst: Uint8Array, src: Uint8Array): [number, number, number];
+    setParameter(param: number, value: number): void;
+  };
+  DParameter: { windowLogMax: number };
+  dStreamOutSize(): number;
 }
+/**
+ * lzma-native pushes all the output of one input chunk without waiting for the reader; small
+ * input slices bound what one slice can expand to.
+ */
+const LZMA_NATIVE_INPUT_SLICE = 4096;
 
 const requireModule = createRequire(import.meta.url);
 const availability = new Map<DecompressBackend, Promise<boolean>>();
@@ -167,10 +178,6 @@ function inProcessTransform(backend: DecompressBackend, compressor: PayloadCompr
   switch (backend) {
     case 'zlib':
       return createGunzip();
-    case 'zstd-napi': {
-      const { DecompressStream } = requireModule('zstd-napi') as ZstdNapi;
-      return new DecompressStream({ windowLogMax: ZSTD_WINDOW_LOG_MAX });
-    }
     case 'lzma-native': {
       const lzma = requireModule('lzma-native') as LzmaNative;
       return lzma.createStream(compressor === 'lzma' ? 'aloneDecoder' : 'streamDecoder', {
@@ -179,6 +186,39 @@ function inProcessTransform(backend: DecompressBackend, compressor: PayloadCompr
     }
     default:
       throw new TmplError('payload.decompressor-unavailable', `${backend} runs as a command`);
+  }
+}
+
+/**
+ * zstd in process, pulled one output buffer (ZSTD_DStreamOutSize, 128 KiB) at a time: memory
+ * stays bounded even when a small input chunk expands to gigabytes (zstd-napi's own
+ * DecompressStream would push all of it at once, and allocates past 4 GiB fail).
+ */
+async function* throughZstdBinding(source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const binding = requireModule('zstd-napi/binding') as ZstdBinding;
+  const dctx = new binding.DCtx();
+  dctx.setParameter(binding.DParameter.windowLogMax, ZSTD_WINDOW_LOG_MAX);
+  const outSize = binding.dStreamOutSize();
+  let inFrame = false;
+  for await (const chunk of source) {
+    let src = chunk;
+    for (;;) {
+      const dst = Buffer.allocUnsafe(outSize);
+      const [ret, produced, consumed] = dctx.decompressStream(dst, src);
+      src = src.subarray(consumed);
+      if (produced > 0) yield dst.subarray(0, produced);
+      if (src.length === 0 && (produced < dst.length || ret === 0)) {
+        inFrame = ret !== 0;
+        break;
+      }
+    }
+  }
+  if (inFrame) throw new Error('zstd stream ends inside a frame');
+}
+
+async function* sliced(source: AsyncIterable<Uint8Array>, size: number): AsyncGenerator<Uint8Array> {
+  for await (const chunk of source) {
+    for (let i = 0; i < chunk.length; i += size) yield chunk.subarray(i, i + size);
   }
 }
 
@@ -322,7 +362,14 @@ export async function* decompress(
     output =
       binary !== undefined
         ? throughCommand(binary, cliArgs(chosen, detected), watched())
-        : throughTransform(inProcessTransform(chosen, detected), watched());
+        : chosen === 'zstd-napi'
+          ? throughZstdBinding(watched())
+          : chosen === 'lzma-native'
+            ? throughTransform(
+                inProcessTransform(chosen, detected),
+                sliced(watched(), LZMA_NATIVE_INPUT_SLICE),
+              )
+            : throughTransform(inProcessTransform(chosen, detected), watched());
   }
 
   let total = 0;
@@ -330,6 +377,10 @@ export async function* decompress(
     for await (const chunk of output) {
       total += chunk.length;
       if (total > maxBytes) {
+        // Hand on the bytes up to the cap first: the consumer may find a more precise fault
+        // in them (an unlisted file, a size lie) than "too large".
+        const within = chunk.length - (total - maxBytes);
+        if (within > 0) yield chunk.subarray(0, within);
         throw new ParseError('payload.too-large', `decompressed payload exceeds ${maxBytes} bytes`, maxBytes);
       }
       yield chunk;
