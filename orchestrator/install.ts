@@ -8,6 +8,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { once } from 'node:events';
+import path from 'node:path';
 import type { Logger } from 'pino';
 import type { PublicKey } from 'openpgp';
 import { encodeDataFrames } from '../protocol/frames.ts';
@@ -35,7 +36,7 @@ export interface InstallContext {
   readonly placement: WorkerPlacement;
   readonly releasever: string;
   readonly idleTimeoutMs?: number;
-  readonly onProgress?: (stage: string, done: number, total: number | undefined) => void;
+  readonly onProgress?: (template: string, stage: string, done: number, total: number | undefined) => void;
 }
 
 export type InstallMode = 'install' | 'reinstall' | 'upgrade' | 'downgrade';
@@ -152,7 +153,19 @@ export async function installTemplate(
       repoid: source.kind === 'repo' ? source.package.repoid : null,
       ...(ctx.idleTimeoutMs !== undefined ? { idleTimeoutMs: ctx.idleTimeoutMs } : {}),
       log,
-      ...(ctx.onProgress ? { onProgress: ctx.onProgress } : {}),
+      ...(ctx.onProgress
+        ? {
+            onProgress: (stage: string, done: number, total: number | undefined) =>
+              ctx.onProgress!(
+                source.kind === 'repo'
+                  ? source.package.name.replace(/^qubes-template-/, '')
+                  : path.basename(source.path),
+                stage,
+                done,
+                total,
+              ),
+          }
+        : {}),
       prepare: async (head) => {
         const name = head.templateName;
         log.debug({ template: name }, 'looking for an existing template');

@@ -14,6 +14,7 @@ import { withLock } from '../lock.ts';
 import { queryRepos } from '../query.ts';
 import { candidates, matching, select } from '../select.ts';
 import { safe } from '../output.ts';
+import { progressMode, progressSink } from '../progress.ts';
 import { checkRollback, recordInstalled, stateDir } from '../rollback-state.ts';
 import type { Command, CommandContext } from './types.ts';
 
@@ -106,7 +107,10 @@ async function runInstall(
     nogpgcheck,
     ...(value(args, 'pool') ? { pool: value(args, 'pool')! } : {}),
   };
+  const display = progressMode(value(args, 'progress'), process.stderr.isTTY === true && !flag(args, 'json'));
+  const sink = progressSink(display, ctx.stdout, ctx.stderr);
   const ictx = {
+    ...(sink ? { onProgress: sink } : {}),
     admin: app.admin,
     env: app.env,
     log: app.log,
