@@ -6,6 +6,7 @@ import { removeCommands } from './remove.ts';
 import { downloadCommand } from './download.ts';
 import { searchCommand } from './search.ts';
 import { cleanCommand, repolistCommand } from './repolist.ts';
+import { refreshMetadataCommand } from './refresh-metadata.ts';
 
 /** Every subcommand of `tmpl`, in the order `tmpl --help` lists them. */
 export const commands: readonly Command[] = [
@@ -14,6 +15,7 @@ export const commands: readonly Command[] = [
   ...listCommands,
   searchCommand,
   ...removeCommands,
+  refreshMetadataCommand,
   cleanCommand,
   repolistCommand,
   verifyCommand,
