@@ -19,6 +19,7 @@ import { decodeJsonFrame } from '../protocol/messages.ts';
 import { packageInfo } from '../protocol/rpm-info.ts';
 import type { PackageInfo, RpmFileEntry } from '../protocol/rpm-types.ts';
 import { VerificationError } from '../protocol/errors.ts';
+import { TEMPLATE_PACKAGE_PREFIX } from '../protocol/spec-match.ts';
 import { Channel } from './channel.ts';
 import { OrchestratorError } from './errors.ts';
 import { openImageStream, type ImageStream } from './image-stream.ts';
@@ -26,7 +27,6 @@ import { MAX_APPMENU_LIST_BYTES, MAX_TEMPLATE_CONF_BYTES } from './template-conf
 import { verifyHead } from './verify-head.ts';
 import { sanitize } from './admin-reply.ts';
 
-export const TEMPLATE_PACKAGE_PREFIX = 'qubes-template-';
 export const TEMPLATE_DIR_PREFIX = '/var/lib/qubes/vm-templates/';
 /** Default: a stalled worker is given up after this long without a byte. */
 export const WORKER_IDLE_TIMEOUT_MS = 120_000;
