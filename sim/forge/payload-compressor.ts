@@ -67,29 +67,43 @@ export async function* compressStream(
 }
 
 async function* bzip2(level: number, source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
-  let child;
-  try {
-    child = execa('bzip2', [`-${Math.min(9, Math.max(1, level))}`, '-c'], {
-      stdin: 'pipe',
-      stdout: 'pipe',
-      buffer: false,
-      encoding: 'buffer',
-    });
-  } catch (error) {
-    throw new ForgeError('forge.compressor-unavailable', 'bzip2 is not installed', { cause: error });
-  }
+  const child = execa('bzip2', [`-${Math.min(9, Math.max(1, level))}`, '-c'], {
+    stdin: 'pipe',
+    stdout: 'pipe',
+    buffer: false,
+    encoding: 'buffer',
+  });
+  // A dead bzip2 (or none at all) makes stdin writes fail with EPIPE; its exit status says why.
+  child.stdin.on('error', () => undefined);
+  // Its outcome is awaited below unless the source failed first; never leave it unhandled.
+  child.catch(() => undefined);
+  let sourceError: unknown = null;
   const feeding = (async () => {
-    const input = Readable.from(source, { objectMode: false });
-    for await (const chunk of input as AsyncIterable<Buffer>) {
-      if (!child.stdin.write(chunk)) await new Promise((r) => child.stdin.once('drain', r));
+    try {
+      for await (const chunk of source) {
+        if (!child.stdin.write(chunk)) await new Promise((r) => child.stdin.once('drain', r));
+      }
+      child.stdin.end();
+    } catch (error) {
+      sourceError = error;
+      child.kill();
     }
-    child.stdin.end();
   })();
-  feeding.catch(() => child.kill());
-  for await (const chunk of child.stdout as AsyncIterable<Buffer>) {
-    yield new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length);
+  let drained = false;
+  try {
+    for await (const chunk of child.stdout as AsyncIterable<Buffer>) {
+      yield new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length);
+    }
+    drained = true;
+  } finally {
+    // The consumer stopped early: bzip2 is not needed any more.
+    if (!drained) child.kill();
+    await feeding;
   }
-  await feeding;
+  if (sourceError instanceof Error) throw sourceError;
+  if (sourceError !== null) {
+    throw new ForgeError('forge.compressor-failed', 'payload source failed', { cause: sourceError });
+  }
   try {
     await child;
   } catch (error) {
