@@ -319,6 +319,7 @@ export async function* fetchStream(
   if (end !== null && end > cap) {
     throw new HttpError('http.too-large', `${request.length} bytes wanted, the cap is ${request.maxBytes}`);
   }
+  if (end !== null && end <= offset) return;
   if (request.urls.length === 0) throw new HttpError('http.url', 'no URL to fetch from');
   const failures: string[] = [];
   let last: HttpError | null = null;

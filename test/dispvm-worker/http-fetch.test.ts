@@ -207,6 +207,14 @@ describe('fetchStream', () => {
     expect(error.code).toBe('http.tls');
   });
 
+  it('asks nothing for zero bytes', async () => {
+    reset();
+    expect(
+      await fetchBytes({ urls: [`${a.url}/file.bin`], offset: 10, length: 0, maxBytes: 0 }, FAST),
+    ).toHaveLength(0);
+    expect(a.requests).toHaveLength(0);
+  });
+
   it('refuses URLs that are not http(s)', async () => {
     const error = await failure(fetchBytes({ urls: ['file:///etc/passwd'], maxBytes: 10 }, FAST));
     expect(error.code).toBe('http.url');
