@@ -88,6 +88,14 @@ export interface ParsedArgs {
   readonly positionals: readonly string[];
 }
 
+/**
+ * argparse does not take a word that looks like an option as a separate option value
+ * (`--pool --yes` is "expected one argument"); `--opt=-x` still passes one.
+ */
+function looksLikeOption(word: string): boolean {
+  return word.startsWith('-') && word !== '-' && !/^-\d/.test(word);
+}
+
 export function parseArgs(
   argv: readonly string[],
   commandOptions: (command: string) => readonly OptionSpec[] | undefined,
@@ -138,7 +146,8 @@ export function parseArgs(
         add(spec, '');
       } else {
         const value = argv[++i];
-        if (value === undefined) throw new OrchestratorError('usage', `option --${name} needs a value`);
+        if (value === undefined || looksLikeOption(value))
+          throw new OrchestratorError('usage', `option --${name} needs a value`);
         add(spec, value);
       }
       continue;
@@ -153,7 +162,8 @@ export function parseArgs(
       }
       const rest = arg.slice(j + 1);
       const value = rest !== '' ? rest : argv[++i];
-      if (value === undefined) throw new OrchestratorError('usage', `option -${arg[j]} needs a value`);
+      if (value === undefined || (rest === '' && looksLikeOption(value)))
+        throw new OrchestratorError('usage', `option -${arg[j]} needs a value`);
       add(spec, value);
       break;
     }

@@ -7,6 +7,7 @@
 import { commands } from './commands/index.ts';
 import { formatOptionsHelp, GLOBAL_OPTIONS, parseArgs, flag, type ParsedArgs } from './cli-args.ts';
 import { TmplError } from '../protocol/errors.ts';
+import { OrchestratorError } from './errors.ts';
 import { safe } from './output.ts';
 
 const USAGE_EXIT_CODES = new Set(['usage', 'template.not-found', 'qubes.no-admin-api']);
@@ -40,14 +41,15 @@ export async function main(argv: readonly string[]): Promise<number> {
     // The first word that is not an option (or an option's value) names the command.
     args = parseArgs(argv, (name) => commands.find((c) => c.name === name)?.options ?? []);
     if (args.command === undefined) {
-      process.stdout.write(usage());
-      return flag(args, 'help') ? 0 : 2;
+      if (flag(args, 'help')) {
+        process.stdout.write(usage());
+        return 0;
+      }
+      throw new OrchestratorError('usage', "no command given; run 'tmpl --help'");
     }
     const command = commands.find((c) => c.name === args!.command);
-    if (!command) {
-      process.stderr.write(`tmpl: unknown command '${safe(args.command)}'\n\n${usage()}`);
-      return 2;
-    }
+    if (!command)
+      throw new OrchestratorError('usage', `unknown command '${args.command}'; run 'tmpl --help'`);
     if (!command.options) {
       // A command that parses its own arguments gets everything after its name.
       const index = argv.indexOf(command.name);

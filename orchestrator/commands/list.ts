@@ -203,6 +203,9 @@ function render(command: 'list' | 'info', rows: readonly Row[], ctx: CommandCont
     for (const [status, group] of groups(rows)) {
       out[status] = group.map((r) => (command === 'list' ? listJson(r) : infoJson(r, false)));
     }
+    // --machine-readable-json is qvm-template's object; --json adds tmpl's envelope around it.
+    if (flag(args, 'json') && !flag(args, 'machine-readable-json'))
+      return JSON.stringify({ command, ok: true, ...out }) + '\n';
     return JSON.stringify(out) + '\n';
   }
   let text = '';

@@ -43,7 +43,7 @@ async function plan(ctx: CommandContext, app: App, purge: boolean): Promise<Plan
   const vms = new Map((await app.admin.listVms()).map((v) => [v.name, v]));
   for (const name of names) {
     const vm = vms.get(name);
-    if (!vm) throw new OrchestratorError('usage', `no such domain: '${safe(name)}'`);
+    if (!vm) throw new OrchestratorError('template.not-found', `no such domain: '${safe(name)}'`);
     if (vm.klass !== 'TemplateVM') throw new OrchestratorError('usage', `'${name}' is not a template`);
     if (!flag(args, 'force') && !(await installedTemplate(app.admin, name)).managed) {
       throw new OrchestratorError(

@@ -41,11 +41,19 @@ function contains(haystack: string, keyword: string): boolean {
   return fnmatchcase(haystack, `*${keyword}*`);
 }
 
-export function searchTemplates(
+export interface SearchResult {
+  /** qvm-template's section header, e.g. 'Name & Summary Matched: fedora'. */
+  readonly header: string;
+  readonly name: string;
+  readonly summary: string;
+}
+
+/** The matching templates, best first, each with the header of its section. */
+export function rankTemplates(
   entries: readonly Entry[],
   keywords: readonly string[],
   all: boolean,
-): string {
+): SearchResult[] {
   const byIndex = new Map<number, Needle[]>();
   for (const keyword of keywords) {
     entries.forEach((entry, index) => {
@@ -96,15 +104,27 @@ export function searchTemplates(
     const words = [...new Set(needles.map((n) => n[1]))].sort();
     return `${fields.join(' & ')} ${exact ? 'Exactly Matched' : 'Matched'}: ${words.join(', ')}`;
   };
+  return sorted.map(([index, needles]) => ({
+    header: header(needles),
+    name: entries[index]!.name,
+    summary: entries[index]!.summary,
+  }));
+}
+
+/** qvm-template's output: a `=== header ===` line before each section, `name : summary` rows. */
+export function searchTemplates(
+  entries: readonly Entry[],
+  keywords: readonly string[],
+  all: boolean,
+): string {
   let last = '';
   let out = '';
-  for (const [index, needles] of sorted) {
-    const h = header(needles);
-    if (h !== last) {
-      last = h;
-      out += `=== ${safe(h)} ===\n`;
+  for (const r of rankTemplates(entries, keywords, all)) {
+    if (r.header !== last) {
+      last = r.header;
+      out += `=== ${safe(r.header)} ===\n`;
     }
-    out += `${safe(entries[index]!.name)} : ${safe(entries[index]!.summary)}\n`;
+    out += `${safe(r.name)} : ${safe(r.summary)}\n`;
   }
   return out;
 }
@@ -134,7 +154,12 @@ export const searchCommand: Command = {
       if (!current || compareEvrParts(e, current) > 0) latest.set(e.name, e);
     }
     const entries = [...latest.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    ctx.stdout.write(searchTemplates(entries, args.positionals, flag(args, 'all')));
+    if (flag(args, 'json')) {
+      const results = rankTemplates(entries, args.positionals, flag(args, 'all'));
+      ctx.stdout.write(JSON.stringify({ command: 'search', ok: true, results }) + '\n');
+    } else {
+      ctx.stdout.write(searchTemplates(entries, args.positionals, flag(args, 'all')));
+    }
     return 0;
   },
 };

@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { loadKeyring } from '../keyring.ts';
 import { verifyPackageFile, type PackageVerdict } from '../verify-package.ts';
 import { flag, values } from '../cli-args.ts';
+import { OrchestratorError } from '../errors.ts';
 import type { Command, CommandContext } from './types.ts';
 
 const USAGE = `usage: tmpl verify [--keyring FILE]... [--nogpgcheck] PKG.rpm...
@@ -72,18 +73,39 @@ async function run(ctx: CommandContext): Promise<number> {
     ctx.stdout.write(USAGE);
     return 0;
   }
+  const json = ctx.args !== undefined && flag(ctx.args, 'json');
   if (args.packages.length === 0) {
+    // Through the CLI, a usage error is reported (and as JSON with --json) by cli.ts.
+    if (ctx.args !== undefined) throw new OrchestratorError('usage', 'verify: no package given');
     ctx.stderr.write(`tmpl verify: no package given\n\n${USAGE}`);
     return 2;
   }
   const keys = await loadKeyring(args.keyrings);
-  let failed = 0;
+  const verdicts: PackageVerdict[] = [];
   for (const path of args.packages) {
     const verdict = await verifyPackageFile(path, keys, { nogpgcheck: args.nogpgcheck });
-    if (!verdict.ok) failed++;
-    ctx.stdout.write(formatVerdict(verdict) + '\n');
+    verdicts.push(verdict);
+    if (!json) ctx.stdout.write(formatVerdict(verdict) + '\n');
   }
-  return failed === 0 ? 0 : 1;
+  const failed = verdicts.filter((v) => !v.ok);
+  if (json) {
+    const packages = verdicts.map((v) => ({
+      path: v.path,
+      ok: v.ok,
+      signaturesChecked: v.signaturesChecked,
+      ...(v.error ? { error: v.error } : {}),
+      ...(v.fingerprint ? { fingerprint: v.fingerprint } : {}),
+    }));
+    const error = failed[0]?.error && {
+      code: failed[0].error.code,
+      message: `${failed.length} of ${verdicts.length} packages failed verification`,
+    };
+    ctx.stdout.write(
+      JSON.stringify({ command: 'verify', ok: failed.length === 0, packages, ...(error ? { error } : {}) }) +
+        '\n',
+    );
+  }
+  return failed.length === 0 ? 0 : 1;
 }
 
 export const verifyCommand: Command = {
