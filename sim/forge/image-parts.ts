@@ -45,8 +45,16 @@ export async function* gnuTarImage(
     path.basename(imagePath),
   ];
   const child = execa('tar', args, { buffer: false, encoding: 'buffer', stdin: 'ignore' });
-  for await (const chunk of child.stdout as AsyncIterable<Buffer>) {
-    yield new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length);
+  // Awaited below; if the consumer stops early the rejection must not go unhandled.
+  child.catch(() => undefined);
+  let drained = false;
+  try {
+    for await (const chunk of child.stdout as AsyncIterable<Buffer>) {
+      yield new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length);
+    }
+    drained = true;
+  } finally {
+    if (!drained) child.kill();
   }
   await child;
 }
