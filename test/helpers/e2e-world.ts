@@ -6,12 +6,13 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readdir, writeFile } from 'node:fs/promises';
+import { Readable } from 'node:stream';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { expect } from 'vitest';
-import { seededBytes, type ImageSpec } from '../../sim/forge/index.ts';
-import type { Scenario, ScenarioTemplate } from '../../sim/scenario.ts';
+import { seededBytes, type ImageExtent, type ImageSpec } from '../../sim/forge/index.ts';
+import { SCENARIO_REPO_ID, type Scenario, type ScenarioTemplate } from '../../sim/scenario.ts';
 import { SERVICE_TABLE_FILE, type ServiceEntry } from '../../sim/qrexec/service-table.ts';
 import { call, ok } from '../sim/admin-raw-client.ts';
 
@@ -60,28 +61,35 @@ export function smallTemplate(
   };
 }
 
-/** sha256 of the dense image an ImageSpec describes (extents in order, zeros between). */
-export async function imageSha256(spec: ImageSpec): Promise<string> {
-  if ('path' in spec) return fileSha256(spec.path);
-  const hash = createHash('sha256');
+/** The dense bytes of an image an ImageSpec describes (extents in order, zeros between). */
+export async function* denseImage(spec: {
+  size: number;
+  extents: readonly ImageExtent[];
+}): AsyncGenerator<Uint8Array> {
   const zeros = new Uint8Array(MiB);
-  const fill = (n: number): void => {
-    for (let left = n; left > 0; left -= zeros.length)
-      hash.update(zeros.subarray(0, Math.min(left, zeros.length)));
-  };
+  function* fill(n: number): Generator<Uint8Array> {
+    for (let left = n; left > 0; left -= zeros.length) yield zeros.subarray(0, Math.min(left, zeros.length));
+  }
   let position = 0;
   for (const extent of [...spec.extents].sort((a, b) => a.offset - b.offset)) {
     if (extent.offset < position) throw new Error('overlapping extents');
-    fill(extent.offset - position);
+    yield* fill(extent.offset - position);
     if ('bytes' in extent) {
-      hash.update(extent.bytes);
+      yield extent.bytes;
       position = extent.offset + extent.bytes.length;
     } else {
-      for await (const chunk of seededBytes(extent.seed, extent.length)) hash.update(chunk);
+      yield* seededBytes(extent.seed, extent.length);
       position = extent.offset + extent.length;
     }
   }
-  fill(spec.size - position);
+  yield* fill(spec.size - position);
+}
+
+/** sha256 of the dense image an ImageSpec describes. */
+export async function imageSha256(spec: ImageSpec): Promise<string> {
+  if ('path' in spec) return fileSha256(spec.path);
+  const hash = createHash('sha256');
+  for await (const chunk of denseImage(spec)) hash.update(chunk);
   return hash.digest('hex');
 }
 
@@ -250,4 +258,79 @@ export function lyingWorker(
     env: { TMPL_LIE: lie, ...env },
     ...(binds.length > 0 ? { readOnlyBinds: binds } : {}),
   };
+}
+
+/**
+ * Puts a managed template in place without tmpl, as a previous install would have left it: a
+ * TemplateVM labelled black, its root volume imported through the simulator's dom0 import
+ * service, the template-* features of `template` (so tmpl sees it at that EVR) and
+ * installed_by_rpm False. Attacks on reinstall/upgrade start from this state.
+ */
+export async function plantTemplate(scenario: Scenario, template: ScenarioTemplate): Promise<void> {
+  const socket = scenario.sim.env.TMPL_QUBESD_SOCKET!;
+  const name = template.name;
+  await ok(socket, { method: 'admin.vm.Create.TemplateVM', payload: `name=${name} label=black` });
+  if ('path' in template.image) throw new Error('plantTemplate needs an extent image');
+  const image = template.image;
+  const script = path.join(scenario.sim.env.TMPL_QREXEC_SERVICES_DIR!, 'admin.vm.volume.ImportWithSize');
+  const importing = execa(script, ['root'], {
+    env: { ...scenario.env, QREXEC_REMOTE_DOMAIN: 'dom0', QREXEC_REQUESTED_TARGET: name },
+    input: Readable.from(
+      (async function* () {
+        yield new TextEncoder().encode(`${image.size}\n`);
+        yield* denseImage(image);
+      })(),
+    ),
+    encoding: 'buffer',
+  });
+  const reply = Buffer.from((await importing).stdout);
+  if (reply[0] !== 0x30) throw new Error(`planting ${name}: import failed: ${reply.toString('latin1')}`);
+  const features: Record<string, string> = {
+    'template-name': name,
+    'template-epoch': String(template.epoch ?? 0),
+    'template-version': template.version,
+    'template-release': template.release,
+    'template-reponame': SCENARIO_REPO_ID,
+    'template-buildtime': '2026-01-01 00:00:00',
+    'template-installtime': '2026-01-02 00:00:00',
+    'template-license': template.license ?? 'GPLv3+',
+    'template-url': template.url ?? 'https://www.qubes-os.org',
+    'template-summary': template.summary ?? name,
+    'template-description': (template.description ?? name).replace(/\n/g, '|'),
+  };
+  for (const [feature, value] of Object.entries(features))
+    await ok(socket, { method: 'admin.vm.feature.Set', dest: name, arg: feature, payload: value });
+  await ok(socket, {
+    method: 'admin.vm.property.Set',
+    dest: name,
+    arg: 'installed_by_rpm',
+    payload: 'False',
+  });
+}
+
+/** Everything an attack must leave untouched: the VM list, a template's root volume, no leftovers. */
+export interface Snapshot {
+  readonly vms: readonly string[];
+  readonly root?: string;
+}
+
+export async function snapshot(scenario: Scenario, template?: string): Promise<Snapshot> {
+  const qubes = SimQubes.of(scenario);
+  return {
+    vms: await qubes.vmNames(),
+    ...(template ? { root: await fileSha256(await qubes.volumePath(template, 'root')) } : {}),
+  };
+}
+
+/** Asserts that Qubes is as `before` says, with no disposable and no import file left. */
+export async function expectUntouched(
+  scenario: Scenario,
+  before: Snapshot,
+  template?: string,
+): Promise<void> {
+  const after = await snapshot(scenario, before.root !== undefined ? template : undefined);
+  expect(after.vms).toEqual(before.vms);
+  if (before.root !== undefined) expect(after.root).toBe(before.root);
+  expect(await disposables(SimQubes.of(scenario))).toEqual([]);
+  expect(await importLeftovers(scenario.sim.env.TMPL_SIM_DIR!)).toEqual([]);
 }

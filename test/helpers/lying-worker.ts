@@ -40,8 +40,11 @@ let partBytes = 0;
 let lastPartData: Frame | undefined;
 let partCount = 0;
 let currentPath = '';
+/** Lies about files and the end are told in fetch/unpack streams only (the ones with a HEAD). */
+let sawHead = false;
 
 for await (const frame of decodeFrames(honest.stdout)) {
+  if (frame.type === 'HEAD') sawHead = true;
   if (frame.type === 'HEAD' && lie === 'other-head') {
     const other = readFileSync(process.env.TMPL_LIE_PACKAGE!);
     const head = parsePackageHead(other);
@@ -90,7 +93,7 @@ for await (const frame of decodeFrames(honest.stdout)) {
     await send(encodeFrame('FILE_DATA', copy));
     lastPartData = undefined;
   }
-  if (frame.type === 'END' && lie === 'unlisted-file') {
+  if (frame.type === 'END' && lie === 'unlisted-file' && sawHead) {
     const dir = currentPath.slice(0, currentPath.lastIndexOf('/'));
     const evil = `${dir}/evil.sh`;
     await send(encodeJsonFrame('FILE_BEGIN', { path: evil, size: 4 }));
@@ -98,7 +101,7 @@ for await (const frame of decodeFrames(honest.stdout)) {
     await send(encodeJsonFrame('FILE_END', { path: evil }));
   }
   await forward(frame);
-  if (frame.type === 'END' && lie === 'extra-frames') {
+  if (frame.type === 'END' && lie === 'extra-frames' && sawHead) {
     await send(encodeJsonFrame('PROGRESS', { stage: 'unpack', done: 0 }));
     await send(encodeJsonFrame('END', { files: 0, bytes: 0 }));
   }

@@ -1,0 +1,74 @@
+/**
+ * Attack: a subverted worker flips one byte in the last root.img part, the one piece of data
+ * that would complete the import. The orchestrator hashes every part as it streams and holds
+ * the import's last chunk back until the part's digest matched FILEDIGESTS of the signed header:
+ * the reinstall fails and Qubes discards the import, so the installed root volume stays as it was.
+ * A package whose payload carries the corrupt part (a hostile mirror) is refused as well, by the
+ * worker itself before anything is sent.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createScenario, type Scenario } from '../../sim/scenario.ts';
+import {
+  CLI_TIMEOUT_MS,
+  expectFailure,
+  expectUntouched,
+  lyingWorker,
+  plantTemplate,
+  runTmpl,
+  setWorkerService,
+  smallTemplate,
+  snapshot,
+  type Snapshot,
+} from '../helpers/e2e-world.ts';
+
+const NAME = 'fedora-victim';
+let dir: string;
+let scenario: Scenario;
+let before: Snapshot;
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'tmpl-sec-corrupt-'));
+  const v1 = smallTemplate(NAME, '4.2.0', '1', 'v1');
+  scenario = await createScenario({
+    dir,
+    templates: [v1, smallTemplate(NAME, '4.2.0', '2', 'v2', { mutations: { corruptLastPart: {} } })],
+  });
+  // installed at 4.2.0-1 with a root volume no package holds
+  await plantTemplate(scenario, smallTemplate(NAME, '4.2.0', '1', 'planted'));
+  before = await snapshot(scenario, NAME);
+}, 180_000);
+
+afterAll(async () => {
+  await scenario?.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+it(
+  'a worker corrupting the last part: the reinstall fails on the digest, the old root volume stays',
+  async () => {
+    await setWorkerService(scenario, lyingWorker('corrupt-last-part'));
+    const run = await runTmpl(scenario, ['reinstall', '--yes', '--skip-start', '--json', NAME], {
+      TMPL_LOG_LEVEL: 'info',
+    });
+    expectFailure(run, 'digest.file-mismatch');
+    // the attack met a running import, which Qubes then discarded
+    expect(run.stderr).toContain('importing root volume');
+    await expectUntouched(scenario, before, NAME);
+  },
+  CLI_TIMEOUT_MS,
+);
+
+it(
+  'a package whose payload carries a corrupt last part: the upgrade fails, the old root volume stays',
+  async () => {
+    await setWorkerService(scenario, null);
+    const run = await runTmpl(scenario, ['upgrade', '--yes', '--skip-start', '--json', NAME]);
+    expectFailure(run, 'worker.reported-error');
+    expect(run.stderr).toContain('digest');
+    await expectUntouched(scenario, before, NAME);
+  },
+  CLI_TIMEOUT_MS,
+);
