@@ -7,6 +7,7 @@ import { downloadCommand } from './download.ts';
 import { searchCommand } from './search.ts';
 import { cleanCommand, repolistCommand } from './repolist.ts';
 import { refreshMetadataCommand } from './refresh-metadata.ts';
+import { migrateCommand } from './migrate.ts';
 
 /** Every subcommand of `tmpl`, in the order `tmpl --help` lists them. */
 export const commands: readonly Command[] = [
@@ -18,5 +19,6 @@ export const commands: readonly Command[] = [
   refreshMetadataCommand,
   cleanCommand,
   repolistCommand,
+  migrateCommand,
   verifyCommand,
 ];
