@@ -278,9 +278,10 @@ export interface DecodeFramesOptions {
 }
 
 /**
- * Streaming frame decoder. Buffers at most one frame: the header's bytes, then the payload's
- * chunks as they arrive (never an allocation of the declared length before the bytes exist, and
- * never beyond the type's limit).
+ * Streaming frame decoder. Buffers at most one frame: the header's 8 bytes, then the payload. The
+ * payload buffer (of the declared length, already checked against the type's limit) is allocated
+ * only when the first payload byte arrives, so a header alone costs nothing; each byte is copied
+ * once, because the source may reuse its buffers after we yield back to it.
  */
 export async function* decodeFrames(
   source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
@@ -292,26 +293,16 @@ export async function* decodeFrames(
   const header = new Uint8Array(FRAME_HEADER_LENGTH);
   let headerFill = 0;
   let current: FrameHeader | null = null;
-  let parts: Uint8Array[] = [];
+  let payload: Uint8Array | null = null;
   let payloadFill = 0;
 
   const completeFrame = (): Frame => {
-    const h = current as FrameHeader;
-    let payload: Uint8Array;
-    if (parts.length === 1) payload = parts[0] as Uint8Array;
-    else {
-      payload = new Uint8Array(h.length);
-      let at = 0;
-      for (const part of parts) {
-        payload.set(part, at);
-        at += part.length;
-      }
-    }
+    const frame = { type: (current as FrameHeader).type, payload: payload ?? new Uint8Array(0) };
     current = null;
-    parts = [];
+    payload = null;
     payloadFill = 0;
     headerFill = 0;
-    return { type: h.type, payload };
+    return frame;
   };
 
   for await (const chunk of source) {
@@ -339,8 +330,12 @@ export async function* decodeFrames(
         }
       }
       const take = Math.min(current.length - payloadFill, chunk.length - pos);
-      // Copy: the source may reuse its buffers after we yield back to it.
-      parts.push(chunk.slice(pos, pos + take));
+      if (payload === null && take === current.length) {
+        payload = chunk.slice(pos, pos + take);
+      } else {
+        payload ??= new Uint8Array(current.length);
+        payload.set(chunk.subarray(pos, pos + take), payloadFill);
+      }
       payloadFill += take;
       pos += take;
       offset += take;
