@@ -11,12 +11,14 @@
  * Incumbent: rpm2cpio (no digest checks) piped into GNU cpio, which writes every file to disk.
  * Figures: wall time and MiB/s of decompressed payload.
  *
- * Options: --data-mib N (256), --part-mib N (64), --only w3.zstdio,... , --keep.
+ * Options: --data-mib N (256), --part-mib N (64), --only w3.zstdio,... , --backends zstd-cli,...
+ * (decompressor backends to prefer; default: the measured order), --keep.
  */
 import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
+import type { DecompressBackend } from '../dispvm-worker/decompress.ts';
 import { unpackPayload } from '../dispvm-worker/payload.ts';
 import { ALL_COMPRESSORS, buildRpm, type RpmCompressor } from '../test/helpers/rpm-fixtures.ts';
 import { openPackage } from '../test/dispvm-worker/payload-fixture.ts';
@@ -35,10 +37,10 @@ async function timed<T>(fn: () => Promise<T>): Promise<[number, T]> {
   return [(performance.now() - t) / 1000, value];
 }
 
-async function ours(pkg: string): Promise<number> {
+async function ours(pkg: string, backends: readonly DecompressBackend[] | undefined): Promise<number> {
   const { info, payload } = await openPackage(pkg);
   let bytes = 0;
-  for await (const entry of unpackPayload(info, payload)) {
+  for await (const entry of unpackPayload(info, payload, backends !== undefined ? { backends } : {})) {
     for await (const chunk of entry.content) bytes += chunk.length;
   }
   return bytes;
@@ -54,6 +56,8 @@ async function main(): Promise<void> {
   const dataMiB = Number(option('data-mib', '256'));
   const partMiB = Number(option('part-mib', '64'));
   const only = option('only', '');
+  const backendList = option('backends', '');
+  const backends = backendList === '' ? undefined : (backendList.split(',') as DecompressBackend[]);
   const compressors = only === '' ? ALL_COMPRESSORS : (only.split(',') as RpmCompressor[]);
   const work = await mkdtemp(path.join(os.tmpdir(), 'tmpl-bench-payload-'));
   try {
@@ -93,7 +97,7 @@ async function main(): Promise<void> {
         files,
       });
       const pkgMiB = (await stat(pkg)).size / MiB;
-      const [tOurs, bytes] = await timed(() => ours(pkg));
+      const [tOurs, bytes] = await timed(() => ours(pkg, backends));
       const [tTheirs] = await timed(() => incumbent(pkg, path.join(dir, 'x')));
       const outMiB = bytes / MiB;
       process.stdout.write(
