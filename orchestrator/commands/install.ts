@@ -12,11 +12,15 @@ import { installedTemplate } from '../installed.ts';
 import { loadKeyring } from '../keyring.ts';
 import { withLock } from '../lock.ts';
 import { queryRepos } from '../query.ts';
-import { candidates, matching, select } from '../select.ts';
+import PQueue from 'p-queue';
+import { candidates, matching, select, type Candidate } from '../select.ts';
 import { safe } from '../output.ts';
 import { progressMode, progressSink } from '../progress.ts';
 import { checkRollback, recordInstalled, stateDir } from '../rollback-state.ts';
 import type { Command, CommandContext } from './types.ts';
+
+/** Templates installed at once, each in its own disposable. */
+export const INSTALL_CONCURRENCY = 2;
 
 const INSTALL_OPTIONS: readonly OptionSpec[] = [
   { name: 'pool', kind: 'value', metavar: 'POOL', help: 'storage pool for a new template' },
@@ -144,71 +148,99 @@ async function runInstall(
     for (const warning of repos.warnings) app.log.warn(warning);
     const listing = candidates(await queryRepos(app, repos.worker));
     const vms = new Set((await app.admin.listVms()).map((v) => v.name));
+    // Plan every template first (one confirmation for all), then install them concurrently,
+    // each through its own worker.
+    const planned: { name: string; chosen: Candidate }[] = [];
+    const slots: (TemplateOutcome | undefined)[] = [];
+    const seen = new Set<string>();
     for (const spec of named) {
       const found = matching(spec, listing);
       if (found.length === 0)
         throw new OrchestratorError('template.not-found', `Template '${safe(spec)}' not found.`);
-      const name = found[0]!.templateName;
-      let installed;
-      if (vms.has(name)) {
-        installed = await installedTemplate(app.admin, name);
-        if (mode === 'install') {
-          outcomes.push({
+      for (const name of [...new Set(found.map((c) => c.templateName))]) {
+        if (seen.has(name)) continue;
+        seen.add(name);
+        let installed;
+        if (vms.has(name)) {
+          installed = await installedTemplate(app.admin, name);
+          if (mode === 'install') {
+            slots.push({
+              template: name,
+              status: 'already-installed',
+              message: `Template '${name}' already installed, skipping... (You may want to use the {reinstall,upgrade,downgrade} operations.)`,
+            });
+            continue;
+          }
+          if (!installed.managed) {
+            throw new OrchestratorError(
+              'template.not-managed',
+              `Template '${name}' is not managed by qvm-template or tmpl`,
+            );
+          }
+        } else if (mode !== 'install') {
+          throw new OrchestratorError('template.not-found', `Template '${name}' not installed.`);
+        }
+        const chosen = select(
+          found.filter((c) => c.templateName === name),
+          mode,
+          installed,
+        );
+        if (!chosen) {
+          const which = mode === 'upgrade' ? 'higher' : mode === 'downgrade' ? 'lower' : 'the installed';
+          slots.push({
             template: name,
-            status: 'already-installed',
-            message: `Template '${name}' already installed, skipping... (You may want to use the {reinstall,upgrade,downgrade} operations.)`,
+            status: 'skipped',
+            message: `No ${which} version of '${name}' available, skipping...`,
           });
           continue;
         }
-        if (!installed.managed) {
-          throw new OrchestratorError(
-            'template.not-managed',
-            `Template '${name}' is not managed by qvm-template or tmpl`,
-          );
-        }
-      } else if (mode !== 'install') {
-        throw new OrchestratorError('template.not-found', `Template '${name}' not installed.`);
+        planned.push({ name, chosen });
+        slots.push(undefined);
       }
-      const chosen = select(
-        found.filter((c) => c.templateName === name),
-        mode,
-        installed,
-      );
-      if (!chosen) {
-        const which = mode === 'upgrade' ? 'higher' : mode === 'downgrade' ? 'lower' : 'the installed';
-        outcomes.push({
-          template: name,
-          status: 'skipped',
-          message: `No ${which} version of '${name}' available, skipping...`,
-        });
-        continue;
-      }
-      if (mode !== 'install')
-        await confirm(ctx, app, 'This will override changes made in the following VMs:', [name]);
-      const keys = repos.keys.get(chosen.repoid) ?? [];
-      const result = await installTemplate(
-        ictx,
-        {
-          kind: 'repo',
-          repo: repos.worker.find((r) => r.id === chosen.repoid)!,
-          repos: repos.worker,
-          package: {
-            repoid: chosen.repoid,
-            name: chosen.name,
-            epoch: chosen.epoch,
-            version: chosen.version,
-            release: chosen.release,
-          },
-        },
-        {
-          ...common,
-          keys,
-          nogpgcheck: nogpgcheck || !repos.worker.find((r) => r.id === chosen.repoid)!.gpgcheck,
-        },
-      );
-      await record(state, result, mode);
-      outcomes.push(outcome(result, mode, chosen.repoid));
     }
+    if (mode !== 'install' && planned.length > 0) {
+      await confirm(
+        ctx,
+        app,
+        'This will override changes made in the following VMs:',
+        planned.map((p) => p.name),
+      );
+    }
+    const queue = new PQueue({ concurrency: INSTALL_CONCURRENCY });
+    let recording = Promise.resolve();
+    const results = await Promise.all(
+      planned.map(({ chosen }) =>
+        queue.add(async () => {
+          const repo = repos.worker.find((r) => r.id === chosen.repoid)!;
+          const result = await installTemplate(
+            ictx,
+            {
+              kind: 'repo',
+              repo,
+              repos: repos.worker,
+              package: {
+                repoid: chosen.repoid,
+                name: chosen.name,
+                epoch: chosen.epoch,
+                version: chosen.version,
+                release: chosen.release,
+              },
+            },
+            {
+              ...common,
+              keys: repos.keys.get(chosen.repoid) ?? [],
+              nogpgcheck: nogpgcheck || !repo.gpgcheck,
+            },
+          );
+          // The rollback state is one file: record one install at a time.
+          recording = recording.then(() => record(state, result, mode));
+          await recording;
+          return outcome(result, mode, chosen.repoid);
+        }),
+      ),
+    );
+    let next = 0;
+    for (const slot of slots) outcomes.push(slot ?? results[next++]!);
     return outcomes;
   });
 }
