@@ -6,6 +6,7 @@
  */
 import * as openpgp from 'openpgp';
 import type { Logger } from 'pino';
+import { ParseError } from '../protocol/errors.ts';
 import type { RepoConfig } from '../protocol/messages.ts';
 import { HttpError, WorkerError } from './errors.ts';
 import { fetchBytes, type HttpFetchOptions } from './http-fetch.ts';
@@ -24,6 +25,9 @@ import {
 export const MAX_MIRRORLIST_BYTES = 256 * 1024;
 /** Mirrors taken from a mirrorlist or metalink. */
 export const MAX_MIRRORS = 64;
+/** Failures of a primary file that another mirror may not have. */
+const MIRROR_PRIMARY_FAILURES: ReadonlySet<string> = new Set(['primary.size', 'primary.checksum']);
+
 /** $basearch and $arch: template packages are noarch, the repositories are x86_64 ones. */
 export const BASEARCH = 'x86_64';
 
@@ -188,15 +192,32 @@ export async function loadRepository(repo: RepoConfig, ctx: RepoContext): Promis
   if (entry === undefined) {
     throw new WorkerError('worker.no-primary', `repository ${repo.id}: repomd.xml lists no primary data`);
   }
-  const primaryBytes = await fetchBytes(
-    {
-      urls: bases.map((b) => joinUrl(b, entry.locationHref)),
-      maxBytes: Math.min(entry.size ?? MAX_PRIMARY_COMPRESSED_BYTES, MAX_PRIMARY_COMPRESSED_BYTES),
-      ...(entry.size !== undefined ? { length: entry.size } : {}),
-    },
-    httpOptions(repo, ctx),
-  );
-  const packages = await readPrimary(primaryBytes, entry, repo.id);
+  // A mirror whose primary file is corrupt or out of date is skipped, as librepo does; the
+  // checksum comes from the (verified) repomd.xml, so any mirror's bytes are as good.
+  let packages: PrimaryPackage[] | undefined;
+  let lastError: unknown;
+  for (const base of bases) {
+    try {
+      const primaryBytes = await fetchBytes(
+        {
+          urls: [joinUrl(base, entry.locationHref)],
+          maxBytes: Math.min(entry.size ?? MAX_PRIMARY_COMPRESSED_BYTES, MAX_PRIMARY_COMPRESSED_BYTES),
+          ...(entry.size !== undefined ? { length: entry.size } : {}),
+        },
+        httpOptions(repo, ctx),
+      );
+      packages = await readPrimary(primaryBytes, entry, repo.id);
+      break;
+    } catch (error) {
+      const skippable =
+        error instanceof HttpError ||
+        (error instanceof ParseError && MIRROR_PRIMARY_FAILURES.has(error.code));
+      if (!skippable) throw error;
+      lastError = error;
+      ctx.logger.warn({ repo: repo.id, base, err: error }, 'primary data refused, trying the next mirror');
+    }
+  }
+  if (packages === undefined) throw lastError;
   ctx.logger.info({ repo: repo.id, base: bases[0], packages: packages.length }, 'repository loaded');
   return { config: repo, bases, repomd, packages };
 }

@@ -279,6 +279,44 @@ describe('op query', () => {
     expect(errorOf(run).code).toBe('repomd.signature.unknown-key');
   });
 
+  it('refuses a repomd.xml altered after signing', async () => {
+    const tampered = path.join(work, 'tampered');
+    await createRepo(tampered, [goodRpm], trusted);
+    const repomdPath = path.join(tampered, 'repodata/repomd.xml');
+    await writeFile(
+      repomdPath,
+      (await readFile(repomdPath, 'utf8')).replace('<revision>1</revision>', '<revision>2</revision>'),
+    );
+    const server = await startRepoServer({ root: tampered });
+    try {
+      const run = await runWorker(request('query', [repo(server, trusted)]));
+      expect(errorOf(run).code).toBe('repomd.signature.bad');
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('refuses primary data that does not match repomd.xml, or takes it from another mirror', async () => {
+    signedServer.setFaults([{ path: '/repodata/*primary*', fault: { kind: 'corrupt', offset: 20 } }]);
+    try {
+      const run = await runWorker(request('query', [repo(signedServer, trusted)]));
+      expect(errorOf(run).code).toBe('primary.checksum');
+      // With a second mirror, the corrupt one is skipped.
+      const good = await startRepoServer({ root: path.join(work, 'signed') });
+      try {
+        const failover = await runWorker(
+          request('query', [repo(signedServer, trusted, { baseurls: [signedServer.url, good.url] })]),
+        );
+        expect(failover.exitCode).toBe(0);
+        expect(good.requests.some((r) => r.path.includes('primary'))).toBe(true);
+      } finally {
+        await good.close();
+      }
+    } finally {
+      signedServer.setFaults([]);
+    }
+  });
+
   it('checks repomd.xml against a metalink and skips a stale mirror', async () => {
     const repomd = await readFile(path.join(work, 'signed/repodata/repomd.xml'));
     const digest = createHash('sha256').update(repomd).digest('hex');
