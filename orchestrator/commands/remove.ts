@@ -89,7 +89,8 @@ function describePlan(p: Plan): string[] {
         : `set ${d.property} of ${d.holder} to ${p.dummy}`,
     );
   }
-  for (const name of p.remove) lines.push(`remove ${name}`);
+  // in the order execute() removes them
+  for (const name of [...p.remove].reverse()) lines.push(`remove ${name}`);
   return lines;
 }
 
@@ -110,7 +111,9 @@ async function execute(app: App, p: Plan): Promise<void> {
       // already halted
     }
   }
-  for (const name of p.remove) await admin.removeVm(name);
+  // Dependents first: purge found them breadth-first from the template, and Qubes refuses to
+  // remove a VM that another VM still uses.
+  for (const name of [...p.remove].reverse()) await admin.removeVm(name);
 }
 
 function removeCommand(purge: boolean): Command {
