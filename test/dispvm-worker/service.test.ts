@@ -217,6 +217,7 @@ beforeAll(async () => {
     license: 'GPL-2.0-or-later AND MIT | spaced licence',
     summary: 'Fixture template | with a pipe',
     description: 'Line one | pipe\nLine two',
+    url: 'https://www.qubes-os.org/doc/templates/',
     preScript: 'echo scriptlet; exit 1',
   };
   goodRpm = await buildRpm({ ...common, release: GOOD_REF.release });
@@ -265,6 +266,76 @@ describe('op query', () => {
     expect(good.license).toBe('GPL-2.0-or-later AND MIT | spaced licence');
     expect(good.description).toBe('Line one | pipe\nLine two');
     expect(good.downloadsize).toBe((await readFile(goodRpm)).length);
+  });
+
+  it('lists what dnf repoquery lists, field for field (dnf checks the same repomd signature)', async () => {
+    const base = await mkdtemp(path.join(work, 'dnf-'));
+    await mkdir(path.join(base, 'repos'));
+    await writeFile(
+      path.join(base, 'repos/fixture.repo'),
+      `[fixture-repo]\nname=fixture\nbaseurl=${signedServer.url}\nenabled=1\ngpgcheck=1\nrepo_gpgcheck=1\ngpgkey=file://${trusted.publicKeyPath}\n`,
+    );
+    const fields = [
+      'name',
+      'epoch',
+      'version',
+      'release',
+      'downloadsize',
+      'buildtime',
+      'license',
+      'url',
+      'summary',
+      'description',
+    ];
+    // Unit and record separators: the incumbent's '|' breaks on licences and descriptions that hold one.
+    const qf = fields.map((f) => `%{${f}}`).join('\x1f') + '\x1e';
+    const dnf = await execa(
+      'dnf',
+      [
+        '-y',
+        '-q',
+        `--setopt=reposdir=${path.join(base, 'repos')}`,
+        '--setopt=skip_if_unavailable=False',
+        `--installroot=${path.join(base, 'root')}`,
+        `--setopt=cachedir=${path.join(base, 'cache')}`,
+        '--releasever=4.2',
+        '--disableplugin=local',
+        'repoquery',
+        '--qf',
+        qf,
+        'qubes-template-*',
+      ],
+      { env: { LC_ALL: 'C.UTF-8', HOME: base, TZ: 'UTC' }, stdin: 'ignore' },
+    );
+    const expected = dnf.stdout
+      .split('\x1e')
+      .map((r) => r.replace(/^\n/, ''))
+      .filter((r) => r !== '')
+      .map((r) => {
+        const v = r.split('\x1f');
+        return Object.fromEntries(
+          fields.map((f, i) => [f, ['epoch', 'downloadsize'].includes(f) ? Number(v[i]) : v[i]]),
+        );
+      })
+      .sort((a, b) => String(a.release).localeCompare(String(b.release)));
+    expect(expected).toHaveLength(2);
+    const run = await runWorker(request('query', [repo(signedServer, trusted)]));
+    const got = json<{ packages: Record<string, unknown>[] }>(
+      run.frames.find((f) => f.type === 'QUERY_RESULT')!,
+    )
+      .packages.map((p) =>
+        Object.fromEntries(
+          // dnf prints the build time as 'YYYY-MM-DD HH:MM' in local time (TZ=UTC above).
+          fields.map((f) => [
+            f,
+            f === 'buildtime'
+              ? new Date(Number(p[f]) * 1000).toISOString().slice(0, 16).replace('T', ' ')
+              : p[f],
+          ]),
+        ),
+      )
+      .sort((a, b) => String(a.release).localeCompare(String(b.release)));
+    expect(got).toEqual(expected);
   });
 
   it('refuses an unsigned repository when repo_gpgcheck is on, and reads it when off', async () => {
