@@ -180,11 +180,11 @@ type SequenceState =
  * The explicit state machine of the worker→orchestrator stream, one per operation:
  *
  * - fetch, unpack: HELLO HEAD METADATA (FILE_BEGIN FILE_DATA* FILE_END)* END
- * - query:         HELLO QUERY_RESULT END
+ * - query:         HELLO PROGRESS* QUERY_RESULT END
  * - download:      HELLO HEAD PAYLOAD_DATA* END
  * - header:        HELLO HEAD END
  *
- * PROGRESS may come anywhere after HELLO and before the end; ERROR may come anywhere and ends the
+ * Elsewhere PROGRESS may come anywhere after HELLO and before END; ERROR may come anywhere and ends the
  * stream. Nothing may follow END or ERROR. The checker looks at types only; the contents (file
  * sizes, paths) are the orchestrator's to check against the signed header.
  */
@@ -237,7 +237,8 @@ export class FrameSequence {
   private transition(type: FrameType): SequenceState | null {
     if (type === 'ERROR') return 'done';
     const s = this.state;
-    if (type === 'PROGRESS') return s === 'start' ? null : s;
+    // PROGRESS reports work in flight: not before HELLO, and in a query not after the result.
+    if (type === 'PROGRESS') return s === 'start' || s === 'query-result' ? null : s;
     if (s === 'start') return type === 'HELLO' ? 'hello' : null;
     switch (this.op) {
       case 'query':

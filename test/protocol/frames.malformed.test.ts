@@ -214,6 +214,8 @@ const PREFIX: Record<WorkerOp, RegExp> = {
 /** Legal as a whole stream: PROGRESS only after HELLO and before the end; ERROR ends any legal prefix. */
 function oracleComplete(op: WorkerOp, s: string): boolean {
   if (s.startsWith('P')) return false;
+  // A query reports progress only before its result.
+  if (op === 'query' && /Q.*P/.test(s)) return false;
   if (!/[NE]$/.test(s) || /[NE]./.test(s)) return false;
   const bare = s.replace(/P/g, '');
   if (bare.endsWith('E')) return PREFIX[op].test(bare.slice(0, -1));
@@ -225,6 +227,7 @@ function oraclePrefix(op: WorkerOp, s: string): boolean {
   if (s === '') return true;
   if (/[NE]$/.test(s)) return oracleComplete(op, s);
   if (s.startsWith('P') || /[NE]/.test(s)) return false;
+  if (op === 'query' && /Q.*P/.test(s)) return false;
   return PREFIX[op].test(s.replace(/P/g, ''));
 }
 
@@ -306,6 +309,7 @@ describe('FrameSequence against the oracle', () => {
       ['fetch', ['HELLO', 'HEAD', 'METADATA', 'END', 'END'], 'frame.after-end'],
       ['query', ['HELLO', 'QUERY_RESULT', 'QUERY_RESULT', 'END'], 'frame.unexpected'],
       ['query', ['HELLO', 'END'], 'frame.unexpected'],
+      ['query', ['HELLO', 'QUERY_RESULT', 'PROGRESS', 'END'], 'frame.unexpected'],
       ['download', ['HELLO', 'PAYLOAD_DATA', 'END'], 'frame.unexpected'],
       ['download', ['HELLO', 'HEAD', 'METADATA', 'END'], 'frame.unexpected'],
       ['header', ['HELLO', 'HEAD', 'HEAD', 'END'], 'frame.unexpected'],
