@@ -93,6 +93,7 @@ export async function createScenario(options: ScenarioOptions): Promise<Scenario
   const env = {
     ...sim.env,
     TMPL_LOCK_FILE: path.join(dir, 'tmpl.lock'),
+    TMPL_STATE_DIR: path.join(dir, 'tmpl-state'),
     TMPL_RELEASEVER: SCENARIO_RELEASEVER,
   };
   return {

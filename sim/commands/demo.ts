@@ -7,6 +7,11 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { AdminClient } from '../../orchestrator/admin-client.ts';
+import { createTransport } from '../../orchestrator/admin-transport.ts';
+import { resolveQubesEnvironment } from '../../orchestrator/qubes-env.ts';
 import { createScenario, type ScenarioTemplate } from '../scenario.ts';
 import type { SimCommand } from './types.ts';
 
@@ -42,6 +47,12 @@ function demoTemplate(name: string, version: string, release: string, seed: stri
   };
 }
 
+async function sha256File(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
 async function demo(): Promise<number> {
   const say = (text: string): void => void process.stdout.write(`\n==> ${text}\n`);
   say('Forging a signed repository: fedora-demo 4.2.0-1, fedora-demo 4.2.0-2, debian-demo 4.2.0-1');
@@ -57,7 +68,9 @@ async function demo(): Promise<number> {
     process.stdout.write(
       `    repository ${scenario.server.url}/ (repomd.xml signed by ${scenario.key.fingerprint})\n`,
     );
-    const tmpl = async (...args: string[]): Promise<string> => {
+    const tmpl = async (...args: string[]): Promise<string> => run(true, ...args);
+    const tmplFails = async (...args: string[]): Promise<string> => run(false, ...args);
+    const run = async (expectSuccess: boolean, ...args: string[]): Promise<string> => {
       process.stdout.write(`\n$ tmpl ${args.join(' ')}\n`);
       try {
         const { stdout, stderr } = await promisify(execFile)(
@@ -66,11 +79,15 @@ async function demo(): Promise<number> {
           { env: { ...process.env, ...scenario.env }, maxBuffer: 64 * MiB },
         );
         process.stdout.write(stdout + stderr);
+        if (!expectSuccess) {
+          process.stdout.write('(it should have failed)\n');
+          status = 1;
+        }
         return stdout;
       } catch (error) {
         const e = error as { stdout?: string; stderr?: string; code?: number };
         process.stdout.write(`${e.stdout ?? ''}${e.stderr ?? ''}(exit ${e.code})\n`);
-        status = 1;
+        if (expectSuccess) status = 1;
         return '';
       }
     };
@@ -85,6 +102,27 @@ async function demo(): Promise<number> {
     say('What is installed now');
     await tmpl('list', '--installed');
     await tmpl('info', '--installed', '--machine-readable');
+
+    const admin = new AdminClient(createTransport(resolveQubesEnvironment(scenario.env)));
+    const rootDigest = async (): Promise<string> =>
+      sha256File((await admin.volumeInfo('fedora-demo', 'root')).path!);
+    say('The template as Qubes sees it (features written as qvm-template writes them)');
+    for (const [name, value] of await admin.getFeatures('fedora-demo'))
+      process.stdout.write(`    ${name.padEnd(22)}${value}\n`);
+    const leftovers = (await admin.listVms()).filter((vm) => vm.name.startsWith('disp'));
+    process.stdout.write(`    disposables left running: ${leftovers.length}\n`);
+
+    say("An attacker replaces the mirror's fedora-demo 4.2.0-3 with one whose last image part is corrupt");
+    await scenario.addTemplates([
+      { ...demoTemplate('fedora-demo', '4.2.0', '3', 'f3'), mutations: { corruptLastPart: {} } },
+    ]);
+    const before = await rootDigest();
+    await tmplFails('upgrade', '--yes', 'fedora-demo');
+    const after = await rootDigest();
+    process.stdout.write(
+      `    root volume sha256 before ${before.slice(0, 16)}..., after ${after.slice(0, 16)}...: ${before === after ? 'unchanged' : 'CHANGED'}\n`,
+    );
+    if (before !== after) status = 1;
     say(status === 0 ? 'Demo finished: every step succeeded.' : 'Demo finished with errors.');
   } finally {
     await scenario.close();
@@ -94,6 +132,7 @@ async function demo(): Promise<number> {
 
 export const demoCommand: SimCommand = {
   name: 'demo',
-  summary: 'run the whole job on the simulator: forge, serve, list, install, upgrade',
+  summary:
+    'run the whole job on the simulator: forge, serve, list, install, upgrade, refuse a tampered package',
   run: () => demo(),
 };
