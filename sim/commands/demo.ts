@@ -108,7 +108,7 @@ async function demo(): Promise<number> {
       sha256File((await admin.volumeInfo('fedora-demo', 'root')).path!);
     say('The template as Qubes sees it (features written as qvm-template writes them)');
     for (const [name, value] of await admin.getFeatures('fedora-demo'))
-      process.stdout.write(`    ${name.padEnd(22)}${value}\n`);
+      process.stdout.write(`    ${name.padEnd(26)} ${value}\n`);
     const leftovers = (await admin.listVms()).filter((vm) => vm.name.startsWith('disp'));
     process.stdout.write(`    disposables left running: ${leftovers.length}\n`);
 
