@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { PublicKey } from 'openpgp';
 import { VerificationError } from '../protocol/errors.ts';
@@ -60,6 +60,10 @@ export async function downloadPackage(
     log: app.log,
   });
   let out: ReturnType<typeof createWriteStream> | undefined;
+  let writeError: Error | undefined;
+  const onWriteError = (error: Error): void => {
+    writeError ??= error;
+  };
   try {
     const headSession = await askHead(app, session, repos, target, partial, existing);
     const { head, signer } = await verifyHead(headSession.headBytes, keys, {
@@ -102,9 +106,10 @@ export async function downloadPackage(
         position += bytes.length;
       }
       resumedFrom = headSession.resumeFrom;
-      out = createWriteStream(partial, { flags: 'a' });
+      out = await openPartial(partial, 'a', onWriteError);
     } else {
-      out = createWriteStream(partial, { flags: 'w' });
+      await mkdir(options.dir, { recursive: true });
+      out = await openPartial(partial, 'w', onWriteError);
       if (!out.write(head.headBytes)) await once(out, 'drain');
     }
     let bytes = head.headBytes.length + resumedFrom;
@@ -122,6 +127,11 @@ export async function downloadPackage(
     out.end();
     await once(out, 'close');
     out = undefined;
+    if (writeError) {
+      throw new OrchestratorError('download.write', `cannot write ${partial}: ${writeError.message}`, {
+        cause: writeError,
+      });
+    }
     if (hash.digest('hex') !== info.payloadDigest) {
       await unlink(partial).catch(() => {});
       throw new VerificationError(
@@ -139,6 +149,27 @@ export async function downloadPackage(
     }
     await session.close();
   }
+}
+
+/**
+ * Opens the partial file for writing. A stream error (ENOENT, ENOSPC) is handed to `onError`, to
+ * be raised by the caller, instead of crashing tmpl as an unhandled 'error' event.
+ */
+async function openPartial(
+  file: string,
+  flags: 'a' | 'w',
+  onError: (error: Error) => void,
+): Promise<ReturnType<typeof createWriteStream>> {
+  const stream = createWriteStream(file, { flags });
+  stream.on('error', onError);
+  try {
+    await once(stream, 'open');
+  } catch (cause) {
+    throw new OrchestratorError('download.write', `cannot write ${file}: ${(cause as Error).message}`, {
+      cause,
+    });
+  }
+  return stream;
 }
 
 interface HeadAndPayload {

@@ -37,6 +37,7 @@ export type OrchestratorErrorCode =
   | 'template.rollback'
   | 'config.repo'
   | 'config.keyring'
+  | 'download.write'
   | 'usage'
   | 'cancelled';
 
