@@ -3,12 +3,13 @@
  * network). The compressor is read from the magic bytes and must agree with the header's
  * PAYLOADCOMPRESSOR; the decompressed size is capped while bytes flow.
  *
- * Backends, measured on the 2-core build machine (100 MiB of /usr/lib+/usr/share as tar,
- * decompressed and SHA-256 hashed through an AsyncIterable, MiB/s of output; the machine was
- * heavily shared, so the ratios matter more than the absolute figures):
- *   zstd -19: zstd-napi 58, zstd CLI 64     zstd -3: zstd-napi 184, zstd CLI 151
- *   xz -2:    xz CLI 5,   lzma-native 2     lzma -6: xz CLI 4, lzma-native 2
- *   gzip -9:  node:zlib 85, gzip CLI 40     bzip2 -9: bzip2 CLI 2 (no in-process candidate)
+ * Backends, measured on the 2-core build machine with `npm run bench:payload` (a 200 MiB
+ * template-shaped payload, unpackPayload end to end: payload digest, decompression, cpio, file
+ * digests; MiB/s of decompressed payload, load average under 2):
+ *   zstd -3:  zstd-napi 394, zstd CLI 277       gzip -9: node:zlib 196, gzip CLI 83
+ *   xz -2:    xz CLI 31, lzma-native 10         (rpm2cpio | cpio -idm: 371, 261, 36)
+ * and earlier, under heavy load, decompression + SHA-256 alone: lzma -6 xz CLI 2x lzma-native;
+ * bzip2 -9 CLI only.
  * So: zstd in process (zstd-napi) with the CLI as fallback; xz and lzma through the xz CLI with
  * lzma-native as fallback; gzip in process (node:zlib ships with Node); bzip2 only through its
  * CLI (no pure-JS decoder is worth a dependency for a compressor rpm has not defaulted to in
