@@ -14,6 +14,7 @@ import type { PublicKey } from 'openpgp';
 import { encodeDataFrames } from '../protocol/frames.ts';
 import { encodeRequest, type RepoConfig, type WorkerRequest } from '../protocol/messages.ts';
 import type { AdminClient } from './admin-client.ts';
+import { registerCleanup, resolveCleanup } from './cleanup-journal.ts';
 import { OrchestratorError } from './errors.ts';
 import type { QubesEnvironment } from './qubes-env.ts';
 import {
@@ -183,6 +184,7 @@ export async function installTemplate(
         await checkPoolRoom(admin, pool, head.rootPartsBytes);
         if (!existing) {
           await admin.createTemplate(name, TEMPLATE_LABEL, options.pool);
+          registerCleanup('template', name);
           created = name;
           log.info({ template: name, pool }, 'created template VM');
         }
@@ -202,13 +204,15 @@ export async function installTemplate(
 
   const name = received.head.templateName;
   try {
-    return await finishInstall(
+    const result = await finishInstall(
       ctx,
       received,
       options,
       existing,
       source.kind === 'repo' ? source.package.repoid : '@commandline',
     );
+    if (created) resolveCleanup('template', created);
+    return result;
   } catch (error) {
     if (created) await removeQuietly(admin, created, log);
     else log.error({ template: name }, 'the template was updated but its configuration did not complete');
@@ -224,6 +228,7 @@ async function removeQuietly(admin: AdminClient, vm: string, log: Logger): Promi
       // halted already
     }
     await admin.removeVm(vm);
+    resolveCleanup('template', vm);
     log.info({ template: vm }, 'removed the template VM created for this install');
   } catch (error) {
     log.error({ template: vm, err: error }, 'could not remove the template VM created for this install');

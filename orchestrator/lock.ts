@@ -4,12 +4,15 @@
  * is the incumbent's, so tmpl and qvm-template exclude each other in dom0.
  *
  * Node has no flock binding; util-linux's flock(1) takes the lock for us and holds it while its
- * child `cat` reads our pipe. When this process exits, even by SIGKILL, the pipe closes, cat ends
- * and the kernel drops the lock: a crash never leaves a stale lock behind.
+ * child, tmpl's cleanup guard (bin/tmpl-guard.mjs), reads our pipe. When this process exits, even
+ * by SIGKILL, the pipe closes, the guard undoes what the cleanup journal still lists (a
+ * disposable, a half-made template) and ends, and the kernel drops the lock: a crash leaves
+ * neither a stale lock nor leftovers, and the next run cannot start before the cleanup is done.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { attachJournal, GUARD_BIN } from './cleanup-journal.ts';
 import { OrchestratorError } from './errors.ts';
 
 export const INCUMBENT_LOCK_FILE = '/run/qubes/qvm-template.lock';
@@ -38,7 +41,9 @@ export async function acquireLock(lockPath: string): Promise<HeldLock> {
       lockPath,
       'sh',
       '-c',
-      'echo locked; exec cat >/dev/null',
+      'echo locked; exec "$0" "$@"',
+      process.execPath,
+      GUARD_BIN,
     ],
     { stdio: ['pipe', 'pipe', 'pipe'] },
   );
@@ -64,6 +69,8 @@ export async function acquireLock(lockPath: string): Promise<HeldLock> {
     );
   }
   child.stdout.resume();
+  child.stdin.on('error', () => {});
+  const detach = attachJournal((line) => child.stdin.write(line));
   // The pipe, not a handle on the event loop, holds the lock: let the process exit normally.
   child.unref();
   (child.stdin as unknown as { unref?: () => void }).unref?.();
@@ -74,6 +81,7 @@ export async function acquireLock(lockPath: string): Promise<HeldLock> {
     async release() {
       // Unreferenced handles do not keep the event loop alive: without these, awaiting `exited`
       // ends the process with "unsettled top-level await" (exit 13) before flock's exit arrives.
+      detach();
       child.ref();
       (child.stdout as unknown as { ref?: () => void }).ref?.();
       (child.stderr as unknown as { ref?: () => void }).ref?.();

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { AdminClient } from './admin-client.ts';
+import { registerCleanup, resolveCleanup } from './cleanup-journal.ts';
 import { OrchestratorError } from './errors.ts';
 import type { QubesEnvironment } from './qubes-env.ts';
 
@@ -128,6 +129,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerSe
     throw new OrchestratorError('usage', 'no default_dispvm is set; give --dispvm=NAME');
   }
   const disp = await admin.createDisposable(template);
+  registerCleanup('disposable', disp);
   log.info({ disposable: disp, template }, 'created disposable for the worker');
   const destroy = async (): Promise<void> => {
     try {
@@ -141,6 +143,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerSe
         log.warn({ disposable: disp, err: error }, 'could not kill the disposable');
       }
     }
+    resolveCleanup('disposable', disp);
   };
   try {
     await admin.start(disp);

@@ -1,0 +1,181 @@
+/**
+ * Interruptions: tmpl killed with SIGKILL (no chance to clean up in-process).
+ * - A download killed half-way resumes on the next run: the repository server sees a Range
+ *   request and sends fewer bytes than the package, and the result is the package, verified.
+ * - An install killed while listing, while fetching, and while importing leaves no template VM,
+ *   no temporary import volume, no disposable and no lock behind, and the next run succeeds.
+ * The repository server's `slow` fault gives the time to kill at each stage.
+ */
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createScenario, type Scenario, type ScenarioTemplate } from '../../sim/scenario.ts';
+import { expectSuccess, jsonOf, MiB, Qubes, runCli, RUN_TIMEOUT_MS, startCli } from './cli-world.ts';
+
+const NAME = 'fedora-interrupt';
+/** Incompressible data, so the package is about this size and a slow server takes a while. */
+const DATA = 3 * MiB;
+const SLOW = { kind: 'slow', bytesPerSecond: 256 * 1024 } as const;
+const POLL_MS = 100;
+/** Time for the simulator to notice a dead client and for flock's holder to exit. */
+const SETTLE_MS = 5_000;
+
+const TEMPLATE: ScenarioTemplate = {
+  name: NAME,
+  version: '4.3.0',
+  release: '1',
+  image: { size: 8 * MiB, extents: [{ offset: 0, length: DATA, seed: 'interrupt' }] },
+  compressor: 'zstd',
+  partSize: MiB,
+};
+
+let scenario: Scenario;
+let qubes: Qubes;
+let rpmPath: string;
+let rpmSize: number;
+let rpmSha: string;
+
+beforeAll(async () => {
+  scenario = await createScenario({ templates: [TEMPLATE] });
+  qubes = Qubes.of(scenario);
+  const forged = scenario.packages[0]!;
+  rpmPath = `/${path.basename(forged.path)}`;
+  rpmSize = forged.size;
+  rpmSha = createHash('sha256')
+    .update(await readFile(forged.path))
+    .digest('hex');
+}, RUN_TIMEOUT_MS);
+
+afterAll(async () => {
+  await scenario?.close();
+});
+
+async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(POLL_MS);
+  }
+}
+
+async function disposables(): Promise<string[]> {
+  return (await qubes.vms()).filter((v) => v.klass === 'DispVM').map((v) => v.name);
+}
+
+/** Files a volume import leaves in the simulator's pools while it runs (`*-import*`). */
+async function importLeftovers(): Promise<string[]> {
+  const root = path.join(scenario.sim.env.TMPL_SIM_DIR!, 'pools');
+  const entries = await readdir(root, { recursive: true });
+  return entries.filter((e) => path.basename(e).includes('-import'));
+}
+
+function lockIsFree(): boolean {
+  return spawnSync('flock', ['--nonblock', scenario.env.TMPL_LOCK_FILE!, 'true']).status === 0;
+}
+
+async function fileSize(file: string): Promise<number> {
+  return stat(file).then(
+    (s) => s.size,
+    () => 0,
+  );
+}
+
+describe('interrupted download', () => {
+  it(
+    'killed half-way, the next run resumes with a Range request and ends with the verified package',
+    async () => {
+      const dir = path.join(scenario.dir, 'downloads');
+      const part = path.join(dir, `qubes-template-${NAME}-0:4.3.0-1.rpm.part`);
+      scenario.server.setFaults([{ path: rpmPath, fault: SLOW }]);
+      const first = startCli(scenario, ['download', '--json', '--downloaddir', dir, NAME]);
+      await waitFor('a partial download', async () => (await fileSize(part)) > MiB);
+      first.kill('SIGKILL');
+      await first;
+      const kept = await fileSize(part);
+      expect(kept).toBeGreaterThan(MiB);
+      expect(kept).toBeLessThan(rpmSize);
+      scenario.server.setFaults([]);
+      await waitFor('the lock to be released', () => Promise.resolve(lockIsFree()), SETTLE_MS);
+
+      const logged = scenario.server.requests.length;
+      const second = await runCli(scenario, ['download', '--json', '--downloaddir', dir, NAME]);
+      expectSuccess(second);
+      const result = jsonOf(second).packages as { path: string; resumedFrom: number }[];
+      expect(result[0]!.resumedFrom).toBeGreaterThan(0);
+      const fetches = scenario.server.requests.slice(logged).filter((r) => r.path === rpmPath);
+      expect(fetches.some((r) => r.range !== null && /^bytes=[1-9]\d*-/.test(r.range))).toBe(true);
+      const sent = fetches.reduce((sum, r) => sum + r.bytesSent, 0);
+      expect(sent).toBeLessThan(rpmSize);
+      const final = path.join(dir, `qubes-template-${NAME}-0:4.3.0-1.rpm`);
+      expect(
+        createHash('sha256')
+          .update(await readFile(final))
+          .digest('hex'),
+      ).toBe(rpmSha);
+      expect(await fileSize(part)).toBe(0);
+    },
+    RUN_TIMEOUT_MS * 2,
+  );
+});
+
+describe('interrupted install', () => {
+  const stages: [string, () => Promise<boolean>][] = [
+    ['while listing the repository (first disposable running)', async () => (await disposables()).length > 0],
+    [
+      'while fetching the package (its request under way)',
+      () =>
+        Promise.resolve(scenario.server.requests.some((r) => r.path === rpmPath && r.bytesSent > 256 * 1024)),
+    ],
+    [
+      'while importing the root volume (template VM created)',
+      async () => (await qubes.vmNames()).includes(NAME) && (await importLeftovers()).length > 0,
+    ],
+  ];
+
+  for (const [stage, reached] of stages) {
+    it(
+      `killed ${stage}: no VM, no import volume, no disposable, no lock left`,
+      async () => {
+        const vmsBefore = await qubes.vmNames();
+        scenario.server.requests.length = 0;
+        scenario.server.setFaults([{ path: rpmPath, fault: SLOW }]);
+        const run = startCli(scenario, ['install', '--json', '--skip-start', NAME]);
+        try {
+          await waitFor(stage, reached);
+        } finally {
+          run.kill('SIGKILL');
+          await run;
+          scenario.server.setFaults([]);
+        }
+        await waitFor(
+          'the aftermath to settle',
+          async () =>
+            lockIsFree() &&
+            (await disposables()).length === 0 &&
+            !(await qubes.vmNames()).includes(NAME) &&
+            (await importLeftovers()).length === 0,
+          SETTLE_MS * 4,
+        ).catch(() => undefined);
+        expect(await qubes.vmNames()).toEqual(vmsBefore);
+        expect(await disposables()).toEqual([]);
+        expect(await importLeftovers()).toEqual([]);
+        expect(lockIsFree()).toBe(true);
+      },
+      RUN_TIMEOUT_MS,
+    );
+  }
+
+  it(
+    'after the interruptions, the next install succeeds',
+    async () => {
+      const run = await runCli(scenario, ['install', '--json', '--skip-start', NAME]);
+      expectSuccess(run);
+      expect(jsonOf(run)).toMatchObject({ templates: [{ template: NAME, status: 'installed' }] });
+      expect(await disposables()).toEqual([]);
+    },
+    RUN_TIMEOUT_MS,
+  );
+});
