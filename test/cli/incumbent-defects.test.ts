@@ -45,12 +45,25 @@ const TEMPLATE: ScenarioTemplate = {
   summary: 'Template for the incumbent-defect tests',
 };
 
+/**
+ * Terminal escapes in repository text that XML 1.0 lets through (C0 controls such as ESC cannot
+ * appear in primary.xml at all): C1 CSI, DEL and a bidi override.
+ */
+const HOSTILE: ScenarioTemplate = {
+  ...TEMPLATE,
+  name: 'escapes',
+  image: { size: 256 * KiB, extents: [{ offset: 0, length: 16 * KiB, seed: 'escapes' }] },
+  summary: 'Nice \x9b31mred\x9b0m template \x7f',
+  description: 'Line one \x9b2J\nLine two \u202eevil\u202c done',
+  license: 'MIT',
+};
+
 let scenario: Scenario;
 let qubes: Qubes;
 let home: string;
 
 beforeAll(async () => {
-  scenario = await createScenario({ templates: [TEMPLATE] });
+  scenario = await createScenario({ templates: [TEMPLATE, HOSTILE] });
   qubes = Qubes.of(scenario);
   home = path.join(scenario.dir, 'home');
 }, RUN_TIMEOUT_MS);
@@ -152,6 +165,25 @@ describe('defects of qvm-template that tmpl does not have', () => {
       expect((JSON.parse(json.stdout) as { available: { license: string }[] }).available[0]!.license).toBe(
         TEMPLATE.license,
       );
+    },
+    RUN_TIMEOUT_MS,
+  );
+
+  it(
+    'control characters and bidi overrides in repository text never reach the terminal',
+    async () => {
+      const runs = await Promise.all([
+        runCli(scenario, ['info', '--available', 'escapes']),
+        runCli(scenario, ['list', '--available', 'escapes']),
+        runCli(scenario, ['search', '--all', 'Line']),
+        runCli(scenario, ['info', '--available', '--machine-readable', 'escapes']),
+      ]);
+      for (const run of runs) {
+        expectSuccess(run);
+        expect(run.stdout).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/u);
+      }
+      expect(runs[0].stdout).toContain('Summary      :  Nice \ufffd31mred\ufffd0m template \ufffd');
+      expect(runs[2].stdout).toContain('escapes : Nice');
     },
     RUN_TIMEOUT_MS,
   );
