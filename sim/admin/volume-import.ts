@@ -73,9 +73,13 @@ async function readSizeLine(reader: PullReader): Promise<Uint8Array | string> {
   return `No newline found in first ${MAX_SIZE_LINE_BYTES} bytes`;
 }
 
+const ZERO_BLOCK = Buffer.alloc(IMPORT_BLOCK_BYTES);
+
+/** dd's zero test, with a native compare: a byte loop in JS costs seconds per GiB of holes. */
 function isZero(block: Uint8Array): boolean {
-  for (let i = 0; i < block.length; i++) if (block[i] !== 0) return false;
-  return true;
+  return Buffer.from(block.buffer, block.byteOffset, block.length).equals(
+    ZERO_BLOCK.subarray(0, block.length),
+  );
 }
 
 /** dd bs=128K count=SIZE iflag=count_bytes,fullblock conv=sparse,notrunc,nocreat,fdatasync */
