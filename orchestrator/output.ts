@@ -15,8 +15,8 @@ export function formatTable(rows: readonly (readonly string[])[]): string {
         .map((cell, i) =>
           i === row.length - 1 ? cell : cell + ' '.repeat(widths[i]! - [...cell].length + 2),
         )
-        .join('')
-        .trimEnd(),
+        // column -t keeps the padding before an empty or blank last cell: so do we
+        .join(''),
     )
     .map((line) => line + '\n')
     .join('');

@@ -4,6 +4,10 @@
  * repository listed through a disposable and templates installed by hand with fixed features.
  * The data is fixed (buildtimes, install times); package sizes, which depend on the signature,
  * are checked against the forged files and then replaced by placeholders.
+ *
+ * test/cli/incumbent/qvm-template-golden.py prints qvm-template's own output for the same data:
+ * it is byte-identical to these snapshots except where tmpl deliberately differs (a '|' inside a
+ * --machine-readable field other than the last is shown as '?').
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
