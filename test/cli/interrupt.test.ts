@@ -1,5 +1,6 @@
 /**
  * Interruptions: tmpl killed with SIGKILL (no chance to clean up in-process).
+ * - A second tmpl while a download holds the lock exits 1 with lock.held.
  * - A download killed half-way resumes on the next run: the repository server sees a Range
  *   request and sends fewer bytes than the package, and the result is the package, verified.
  * - An install killed while listing, while fetching, and while importing leaves no template VM,
@@ -13,7 +14,16 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createScenario, type Scenario, type ScenarioTemplate } from '../../sim/scenario.ts';
-import { expectSuccess, jsonOf, MiB, Qubes, runCli, RUN_TIMEOUT_MS, startCli } from './cli-world.ts';
+import {
+  expectFailure,
+  expectSuccess,
+  jsonOf,
+  MiB,
+  Qubes,
+  runCli,
+  RUN_TIMEOUT_MS,
+  startCli,
+} from './cli-world.ts';
 
 const NAME = 'fedora-interrupt';
 /** Incompressible data, so the package is about this size and a slow server takes a while. */
@@ -95,6 +105,10 @@ describe('interrupted download', () => {
       scenario.server.setFaults([{ path: rpmPath, fault: SLOW }]);
       const first = startCli(scenario, ['download', '--json', '--downloaddir', dir, NAME]);
       await waitFor('a partial download', async () => (await fileSize(part)) > MiB);
+      // a second tmpl while the first holds the lock
+      const other = await runCli(scenario, ['remove', '--json', '--yes', 'debian-12-xfce']);
+      expectFailure(other, 'lock.held');
+      expect(other.stderr).toContain('Perhaps another instance of tmpl or qvm-template is running?');
       first.kill('SIGKILL');
       await first;
       const kept = await fileSize(part);
