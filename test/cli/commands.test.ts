@@ -112,7 +112,7 @@ describe('exit codes and --json, commands that take the lock (one at a time)', (
   );
 
   it(
-    'remove/purge of no such VM: exit 2 template.not-found; of an unmanaged one: exit 1',
+    'remove/purge of no such VM: exit 2 template.not-found; of a VM that is no template: exit 2 usage',
     async () => {
       expectFailure(await runCli(scenario, ['remove', '--json', 'no-such-vm']), 'template.not-found', 2);
       expectFailure(
