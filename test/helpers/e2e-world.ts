@@ -5,14 +5,20 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readdir, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import { Readable } from 'node:stream';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { expect } from 'vitest';
 import { seededBytes, type ImageExtent, type ImageSpec } from '../../sim/forge/index.ts';
-import { SCENARIO_REPO_ID, type Scenario, type ScenarioTemplate } from '../../sim/scenario.ts';
+import {
+  createScenario,
+  SCENARIO_REPO_ID,
+  type Scenario,
+  type ScenarioTemplate,
+} from '../../sim/scenario.ts';
 import { SERVICE_TABLE_FILE, type ServiceEntry } from '../../sim/qrexec/service-table.ts';
 import { call, ok } from '../sim/admin-raw-client.ts';
 
@@ -333,4 +339,37 @@ export async function expectUntouched(
   if (before.root !== undefined) expect(after.root).toBe(before.root);
   expect(await disposables(SimQubes.of(scenario))).toEqual([]);
   expect(await importLeftovers(scenario.sim.env.TMPL_SIM_DIR!)).toEqual([]);
+}
+
+/** One attack's world: its own directory and scenario, and the state the attack must not change. */
+export interface AttackWorld {
+  readonly dir: string;
+  readonly scenario: Scenario;
+  readonly before: Snapshot;
+}
+
+export interface AttackSetup {
+  /** Templates the repository serves. */
+  readonly templates: readonly ScenarioTemplate[];
+  /** Installed before the attack, with a root volume no package holds (see plantTemplate). */
+  readonly planted?: ScenarioTemplate;
+  /** The disposables' tmpl.Worker for the attack (e.g. a lyingWorker); default the real one. */
+  readonly worker?: (scenario: Scenario) => ServiceEntry;
+  /** More setup before the snapshot is taken. */
+  readonly prepare?: (scenario: Scenario, dir: string) => Promise<void>;
+}
+
+export async function attackWorld(prefix: string, setup: AttackSetup): Promise<AttackWorld> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
+  const scenario = await createScenario({ dir, templates: [...setup.templates] });
+  if (setup.planted) await plantTemplate(scenario, setup.planted);
+  if (setup.worker) await setWorkerService(scenario, setup.worker(scenario));
+  await setup.prepare?.(scenario, dir);
+  const before = await snapshot(scenario, setup.planted?.name);
+  return { dir, scenario, before };
+}
+
+export async function closeAttackWorld(world: AttackWorld | undefined): Promise<void> {
+  await world?.scenario.close();
+  if (world) await rm(world.dir, { recursive: true, force: true });
 }

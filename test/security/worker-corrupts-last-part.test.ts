@@ -6,45 +6,40 @@
  * A package whose payload carries the corrupt part (a hostile mirror) is refused as well, by the
  * worker itself before anything is sent.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createScenario, type Scenario } from '../../sim/scenario.ts';
+import type { Scenario } from '../../sim/scenario.ts';
 import {
   CLI_TIMEOUT_MS,
   expectFailure,
   expectUntouched,
   lyingWorker,
-  plantTemplate,
   runTmpl,
   setWorkerService,
   smallTemplate,
-  snapshot,
   type Snapshot,
+  attackWorld,
+  closeAttackWorld,
+  type AttackWorld,
 } from '../helpers/e2e-world.ts';
 
 const NAME = 'fedora-victim';
-let dir: string;
+let world: AttackWorld | undefined;
 let scenario: Scenario;
 let before: Snapshot;
 
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'tmpl-sec-corrupt-'));
-  const v1 = smallTemplate(NAME, '4.2.0', '1', 'v1');
-  scenario = await createScenario({
-    dir,
-    templates: [v1, smallTemplate(NAME, '4.2.0', '2', 'v2', { mutations: { corruptLastPart: {} } })],
+  world = await attackWorld('tmpl-sec-corrupt-', {
+    templates: [
+      smallTemplate(NAME, '4.2.0', '1', 'v1'),
+      smallTemplate(NAME, '4.2.0', '2', 'v2', { mutations: { corruptLastPart: {} } }),
+    ],
+    // installed at 4.2.0-1 with a root volume no package holds
+    planted: smallTemplate(NAME, '4.2.0', '1', 'planted'),
   });
-  // installed at 4.2.0-1 with a root volume no package holds
-  await plantTemplate(scenario, smallTemplate(NAME, '4.2.0', '1', 'planted'));
-  before = await snapshot(scenario, NAME);
+  ({ scenario, before } = world);
 }, 180_000);
 
-afterAll(async () => {
-  await scenario?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
+afterAll(() => closeAttackWorld(world));
 
 it(
   'a worker corrupting the last part: the reinstall fails on the digest, the old root volume stays',

@@ -4,41 +4,36 @@
  * orchestrator commits only when the worker's stream ended cleanly after END: the reinstall
  * fails, Qubes discards the import, the root volume stays.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createScenario, type Scenario } from '../../sim/scenario.ts';
+import type { Scenario } from '../../sim/scenario.ts';
 import {
   CLI_TIMEOUT_MS,
   expectFailure,
   expectUntouched,
   lyingWorker,
-  plantTemplate,
   runTmpl,
-  setWorkerService,
   smallTemplate,
-  snapshot,
   type Snapshot,
+  attackWorld,
+  closeAttackWorld,
+  type AttackWorld,
 } from '../helpers/e2e-world.ts';
 
 const NAME = 'fedora-victim';
-let dir: string;
+let world: AttackWorld | undefined;
 let scenario: Scenario;
 let before: Snapshot;
 
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'tmpl-sec-extra-'));
-  scenario = await createScenario({ dir, templates: [smallTemplate(NAME, '4.2.0', '1', 'v1')] });
-  await plantTemplate(scenario, smallTemplate(NAME, '4.2.0', '1', 'planted'));
-  await setWorkerService(scenario, lyingWorker('extra-frames'));
-  before = await snapshot(scenario, NAME);
+  world = await attackWorld('tmpl-sec-extra-', {
+    templates: [smallTemplate(NAME, '4.2.0', '1', 'v1')],
+    planted: smallTemplate(NAME, '4.2.0', '1', 'planted'),
+    worker: () => lyingWorker('extra-frames'),
+  });
+  ({ scenario, before } = world);
 }, 180_000);
 
-afterAll(async () => {
-  await scenario?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
+afterAll(() => closeAttackWorld(world));
 
 it(
   'frames after END: the reinstall fails before the import commits, the root volume stays',

@@ -4,39 +4,35 @@
  * TMPL_WORKER_IDLE_TIMEOUT_MS without a byte, kills the disposable and removes the template VM
  * it had created for this install.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createScenario, type Scenario } from '../../sim/scenario.ts';
+import type { Scenario } from '../../sim/scenario.ts';
 import {
   CLI_TIMEOUT_MS,
   expectFailure,
   expectUntouched,
   lyingWorker,
   runTmpl,
-  setWorkerService,
   smallTemplate,
-  snapshot,
   type Snapshot,
+  attackWorld,
+  closeAttackWorld,
+  type AttackWorld,
 } from '../helpers/e2e-world.ts';
 
 const IDLE_MS = 4000;
-let dir: string;
+let world: AttackWorld | undefined;
 let scenario: Scenario;
 let before: Snapshot;
 
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'tmpl-sec-hang-'));
-  scenario = await createScenario({ dir, templates: [smallTemplate('fedora-hang', '4.2.0', '1', 'h')] });
-  await setWorkerService(scenario, lyingWorker('hang'));
-  before = await snapshot(scenario);
+  world = await attackWorld('tmpl-sec-hang-', {
+    templates: [smallTemplate('fedora-hang', '4.2.0', '1', 'h')],
+    worker: () => lyingWorker('hang'),
+  });
+  ({ scenario, before } = world);
 }, 180_000);
 
-afterAll(async () => {
-  await scenario?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
+afterAll(() => closeAttackWorld(world));
 
 it(
   'a worker that goes silent: timed out, disposable killed, the new template VM removed',

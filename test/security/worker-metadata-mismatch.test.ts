@@ -3,38 +3,34 @@
  * release (what it would want the orchestrator to record). Every METADATA field must agree with
  * the verified header: the install fails and the template VM created for it is removed again.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, it } from 'vitest';
-import { createScenario, type Scenario } from '../../sim/scenario.ts';
+import type { Scenario } from '../../sim/scenario.ts';
 import {
   CLI_TIMEOUT_MS,
   expectFailure,
   expectUntouched,
   lyingWorker,
   runTmpl,
-  setWorkerService,
   smallTemplate,
-  snapshot,
   type Snapshot,
+  attackWorld,
+  closeAttackWorld,
+  type AttackWorld,
 } from '../helpers/e2e-world.ts';
 
-let dir: string;
+let world: AttackWorld | undefined;
 let scenario: Scenario;
 let before: Snapshot;
 
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'tmpl-sec-metadata-'));
-  scenario = await createScenario({ dir, templates: [smallTemplate('fedora-meta', '4.2.0', '1', 'm')] });
-  await setWorkerService(scenario, lyingWorker('metadata-mismatch'));
-  before = await snapshot(scenario);
+  world = await attackWorld('tmpl-sec-metadata-', {
+    templates: [smallTemplate('fedora-meta', '4.2.0', '1', 'm')],
+    worker: () => lyingWorker('metadata-mismatch'),
+  });
+  ({ scenario, before } = world);
 }, 180_000);
 
-afterAll(async () => {
-  await scenario?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
+afterAll(() => closeAttackWorld(world));
 
 it(
   'METADATA naming another release than the signed header: refused, no VM left',

@@ -4,52 +4,43 @@
  * holes. The orchestrator asked for one exact EVR, higher than the installed one, and checks the
  * verified header's EVR before anything changes: the upgrade fails, the root volume stays.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, it } from 'vitest';
-import { createScenario, type Scenario } from '../../sim/scenario.ts';
+import type { Scenario } from '../../sim/scenario.ts';
 import {
   CLI_TIMEOUT_MS,
   expectFailure,
   expectUntouched,
   lyingWorker,
-  plantTemplate,
   runTmpl,
-  setWorkerService,
   smallTemplate,
-  snapshot,
   type Snapshot,
+  attackWorld,
+  closeAttackWorld,
+  type AttackWorld,
 } from '../helpers/e2e-world.ts';
 
 const NAME = 'fedora-victim';
-let dir: string;
+let world: AttackWorld | undefined;
 let scenario: Scenario;
 let before: Snapshot;
 
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'tmpl-sec-older-'));
-  scenario = await createScenario({
-    dir,
+  world = await attackWorld('tmpl-sec-older-', {
     templates: [
       smallTemplate(NAME, '4.2.0', '1', 'old'),
       smallTemplate(NAME, '4.2.0', '2', 'current'),
       smallTemplate(NAME, '4.2.0', '3', 'new'),
     ],
+    planted: smallTemplate(NAME, '4.2.0', '2', 'planted'),
+    worker: (s) => {
+      const old = s.packages.find((p) => p.fileName.includes('4.2.0-1'))!;
+      return lyingWorker('other-head', { TMPL_LIE_PACKAGE: old.path }, [s.repoDir]);
+    },
   });
-  await plantTemplate(scenario, smallTemplate(NAME, '4.2.0', '2', 'planted'));
-  const old = scenario.packages.find((p) => p.fileName.includes('4.2.0-1'))!;
-  await setWorkerService(
-    scenario,
-    lyingWorker('other-head', { TMPL_LIE_PACKAGE: old.path }, [scenario.repoDir]),
-  );
-  before = await snapshot(scenario, NAME);
+  ({ scenario, before } = world);
 }, 180_000);
 
-afterAll(async () => {
-  await scenario?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
+afterAll(() => closeAttackWorld(world));
 
 it(
   'an older validly signed package instead of the upgrade: refused, the root volume stays',

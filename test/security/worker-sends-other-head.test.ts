@@ -3,48 +3,40 @@
  * another package from the same repository. The signature verifies, but the orchestrator compares
  * the verified NAME and EVR with what it asked for before anything is created: nothing changes.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, it } from 'vitest';
-import { createScenario, type Scenario } from '../../sim/scenario.ts';
+import type { Scenario } from '../../sim/scenario.ts';
 import {
   CLI_TIMEOUT_MS,
   expectFailure,
   expectUntouched,
   lyingWorker,
   runTmpl,
-  setWorkerService,
   smallTemplate,
-  snapshot,
   type Snapshot,
+  attackWorld,
+  closeAttackWorld,
+  type AttackWorld,
 } from '../helpers/e2e-world.ts';
 
-let dir: string;
+let world: AttackWorld | undefined;
 let scenario: Scenario;
 let before: Snapshot;
 
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'tmpl-sec-other-head-'));
-  scenario = await createScenario({
-    dir,
+  world = await attackWorld('tmpl-sec-other-head-', {
     templates: [
       smallTemplate('fedora-asked', '4.2.0', '1', 'a'),
       smallTemplate('evil-other', '9.9.9', '1', 'b'),
     ],
+    worker: (s) => {
+      const other = s.packages.find((p) => p.packageName === 'qubes-template-evil-other')!;
+      return lyingWorker('other-head', { TMPL_LIE_PACKAGE: other.path }, [s.repoDir]);
+    },
   });
-  const other = scenario.packages.find((p) => p.packageName === 'qubes-template-evil-other')!;
-  await setWorkerService(
-    scenario,
-    lyingWorker('other-head', { TMPL_LIE_PACKAGE: other.path }, [scenario.repoDir]),
-  );
-  before = await snapshot(scenario);
+  ({ scenario, before } = world);
 }, 180_000);
 
-afterAll(async () => {
-  await scenario?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
+afterAll(() => closeAttackWorld(world));
 
 it(
   'another signed package head: refused as unexpected, no VM created',

@@ -3,41 +3,36 @@
  * import has received a prefix of the image; it must not be committed: the reinstall fails,
  * Qubes discards the import, the root volume stays.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createScenario, type Scenario } from '../../sim/scenario.ts';
+import type { Scenario } from '../../sim/scenario.ts';
 import {
   CLI_TIMEOUT_MS,
   expectFailure,
   expectUntouched,
   lyingWorker,
-  plantTemplate,
   runTmpl,
-  setWorkerService,
   smallTemplate,
-  snapshot,
   type Snapshot,
+  attackWorld,
+  closeAttackWorld,
+  type AttackWorld,
 } from '../helpers/e2e-world.ts';
 
 const NAME = 'fedora-victim';
-let dir: string;
+let world: AttackWorld | undefined;
 let scenario: Scenario;
 let before: Snapshot;
 
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'tmpl-sec-truncate-'));
-  scenario = await createScenario({ dir, templates: [smallTemplate(NAME, '4.2.0', '1', 'v1')] });
-  await plantTemplate(scenario, smallTemplate(NAME, '4.2.0', '1', 'planted'));
-  await setWorkerService(scenario, lyingWorker('truncate'));
-  before = await snapshot(scenario, NAME);
+  world = await attackWorld('tmpl-sec-truncate-', {
+    templates: [smallTemplate(NAME, '4.2.0', '1', 'v1')],
+    planted: smallTemplate(NAME, '4.2.0', '1', 'planted'),
+    worker: () => lyingWorker('truncate'),
+  });
+  ({ scenario, before } = world);
 }, 180_000);
 
-afterAll(async () => {
-  await scenario?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
+afterAll(() => closeAttackWorld(world));
 
 it(
   'a stream cut in the middle of a part: the reinstall fails, the root volume stays',

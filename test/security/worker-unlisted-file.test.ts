@@ -4,34 +4,30 @@
  * accepted; the upgrade fails and the root volume stays. In a hostile package's payload the
  * honest worker refuses the whole package: a payload must hold exactly the header's files.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createScenario, type Scenario } from '../../sim/scenario.ts';
+import type { Scenario } from '../../sim/scenario.ts';
 import {
   CLI_TIMEOUT_MS,
   expectFailure,
   expectUntouched,
   jsonOf,
   lyingWorker,
-  plantTemplate,
   runTmpl,
   setWorkerService,
   smallTemplate,
-  snapshot,
   type Snapshot,
+  attackWorld,
+  closeAttackWorld,
+  type AttackWorld,
 } from '../helpers/e2e-world.ts';
 
 const NAME = 'fedora-victim';
-let dir: string;
+let world: AttackWorld | undefined;
 let scenario: Scenario;
 let before: Snapshot;
 
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'tmpl-sec-unlisted-'));
-  scenario = await createScenario({
-    dir,
+  world = await attackWorld('tmpl-sec-unlisted-', {
     templates: [
       smallTemplate(NAME, '4.2.0', '1', 'v1'),
       smallTemplate(NAME, '4.2.0', '2', 'v2'),
@@ -44,15 +40,12 @@ beforeAll(async () => {
         },
       }),
     ],
+    planted: smallTemplate(NAME, '4.2.0', '1', 'planted'),
   });
-  await plantTemplate(scenario, smallTemplate(NAME, '4.2.0', '1', 'planted'));
-  before = await snapshot(scenario, NAME);
+  ({ scenario, before } = world);
 }, 180_000);
 
-afterAll(async () => {
-  await scenario?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
+afterAll(() => closeAttackWorld(world));
 
 it(
   'a subverted worker sending an unlisted file: refused, the root volume stays',
