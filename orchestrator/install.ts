@@ -26,7 +26,7 @@ import {
 import { APPMENU_FEATURES, parseAppmenuList, parseTemplateConf } from './template-conf.ts';
 import { templateFeatures } from './template-features.ts';
 import { runVmService } from './vm-service.ts';
-import { startWorker, type WorkerPlacement } from './worker-session.ts';
+import { startWorker, type WorkerPlacement, type WorkerSession } from './worker-session.ts';
 
 export const TEMPLATE_LABEL = 'black';
 
@@ -115,10 +115,15 @@ async function checkPoolRoom(admin: AdminClient, pool: string, needed: number): 
   }
 }
 
+/**
+ * `session`: a worker already started for this install (its disposable started while the
+ * repositories were queried); installTemplate owns it from here and closes it.
+ */
 export async function installTemplate(
   ctx: InstallContext,
   source: InstallSource,
   options: InstallOptions,
+  session?: WorkerSession,
 ): Promise<InstallResult> {
   const { admin, log } = ctx;
   const request: WorkerRequest =
@@ -141,13 +146,14 @@ export async function installTemplate(
   let created: string | undefined;
   let existing = false;
   let received: ReceivedTemplate;
-  const session = await startWorker({ env: ctx.env, admin, placement: ctx.placement, log });
+  session ??= await startWorker({ env: ctx.env, admin, placement: ctx.placement, log });
+  const worker = session;
   try {
-    const sending = sendRequest(session.stdin, request, source.kind === 'file' ? source.path : undefined);
+    const sending = sendRequest(worker.stdin, request, source.kind === 'file' ? source.path : undefined);
     sending.catch(() => {});
     received = await receiveTemplate({
       op: request.op === 'fetch' ? 'fetch' : 'unpack',
-      stream: session.stdout,
+      stream: worker.stdout,
       keys: options.keys,
       nogpgcheck: options.nogpgcheck,
       expected: source.kind === 'repo' ? source.package : undefined,
@@ -199,7 +205,7 @@ export async function installTemplate(
     if (created) await removeQuietly(admin, created, log);
     throw error;
   } finally {
-    await session.close();
+    await worker.close();
   }
 
   const name = received.head.templateName;

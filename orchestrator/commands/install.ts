@@ -8,6 +8,7 @@ import { createApp, loadRepos, defaultKeyring, type App } from '../app.ts';
 import { flag, value, values, type OptionSpec, type ParsedArgs } from '../cli-args.ts';
 import { OrchestratorError } from '../errors.ts';
 import { installTemplate, type InstallMode, type InstallResult } from '../install.ts';
+import { startWorker, type WorkerSession } from '../worker-session.ts';
 import { installedTemplate } from '../installed.ts';
 import { loadKeyring } from '../keyring.ts';
 import { withLock } from '../lock.ts';
@@ -146,102 +147,126 @@ async function runInstall(
     if (named.length === 0) return outcomes;
     const repos = await loadRepos(app, args);
     for (const warning of repos.warnings) app.log.warn(warning);
-    const listing = candidates(await queryRepos(app, repos.worker));
-    const vms = new Set((await app.admin.listVms()).map((v) => v.name));
-    // Plan every template first (one confirmation for all), then install them concurrently,
-    // each through its own worker.
-    const planned: { name: string; chosen: Candidate }[] = [];
-    const slots: (TemplateOutcome | undefined)[] = [];
-    const seen = new Set<string>();
-    for (const spec of named) {
-      const found = matching(spec, listing);
-      if (found.length === 0)
-        throw new OrchestratorError('template.not-found', `Template '${safe(spec)}' not found.`);
-      for (const name of [...new Set(found.map((c) => c.templateName))]) {
-        if (seen.has(name)) continue;
-        seen.add(name);
-        let installed;
-        if (vms.has(name)) {
-          installed = await installedTemplate(app.admin, name);
-          if (mode === 'install') {
+    // Likely to install something? Then start the first fetch worker's disposable now, while the
+    // query runs: it waits for its request. (A plain spec naming an existing VM is an
+    // idempotent no-op for install, so no disposable is started for it.)
+    const existingVms = new Set((await app.admin.listVms()).map((v) => v.name));
+    let spare: Promise<WorkerSession> | undefined =
+      mode !== 'install' || named.some((spec) => !existingVms.has(spec))
+        ? startWorker({ env: app.env, admin: app.admin, placement: app.placement, log: app.log })
+        : undefined;
+    spare?.catch(() => {});
+    const takeSpare = (): Promise<WorkerSession> | undefined => {
+      const taken = spare;
+      spare = undefined;
+      return taken;
+    };
+    try {
+      const listing = candidates(await queryRepos(app, repos.worker));
+      // Plan every template first (one confirmation for all), then install them concurrently,
+      // each through its own worker.
+      const planned: { name: string; chosen: Candidate }[] = [];
+      const slots: (TemplateOutcome | undefined)[] = [];
+      const seen = new Set<string>();
+      for (const spec of named) {
+        const found = matching(spec, listing);
+        if (found.length === 0)
+          throw new OrchestratorError('template.not-found', `Template '${safe(spec)}' not found.`);
+        for (const name of [...new Set(found.map((c) => c.templateName))]) {
+          if (seen.has(name)) continue;
+          seen.add(name);
+          let installed;
+          if (existingVms.has(name)) {
+            installed = await installedTemplate(app.admin, name);
+            if (mode === 'install') {
+              slots.push({
+                template: name,
+                status: 'already-installed',
+                message: `Template '${name}' already installed, skipping... (You may want to use the {reinstall,upgrade,downgrade} operations.)`,
+              });
+              continue;
+            }
+            if (!installed.managed) {
+              throw new OrchestratorError(
+                'template.not-managed',
+                `Template '${name}' is not managed by qvm-template or tmpl`,
+              );
+            }
+          } else if (mode !== 'install') {
+            throw new OrchestratorError('template.not-found', `Template '${name}' not installed.`);
+          }
+          const chosen = select(
+            found.filter((c) => c.templateName === name),
+            mode,
+            installed,
+          );
+          if (!chosen) {
+            const which = mode === 'upgrade' ? 'higher' : mode === 'downgrade' ? 'lower' : 'the installed';
             slots.push({
               template: name,
-              status: 'already-installed',
-              message: `Template '${name}' already installed, skipping... (You may want to use the {reinstall,upgrade,downgrade} operations.)`,
+              status: 'skipped',
+              message: `No ${which} version of '${name}' available, skipping...`,
             });
             continue;
           }
-          if (!installed.managed) {
-            throw new OrchestratorError(
-              'template.not-managed',
-              `Template '${name}' is not managed by qvm-template or tmpl`,
-            );
-          }
-        } else if (mode !== 'install') {
-          throw new OrchestratorError('template.not-found', `Template '${name}' not installed.`);
+          planned.push({ name, chosen });
+          slots.push(undefined);
         }
-        const chosen = select(
-          found.filter((c) => c.templateName === name),
-          mode,
-          installed,
-        );
-        if (!chosen) {
-          const which = mode === 'upgrade' ? 'higher' : mode === 'downgrade' ? 'lower' : 'the installed';
-          slots.push({
-            template: name,
-            status: 'skipped',
-            message: `No ${which} version of '${name}' available, skipping...`,
-          });
-          continue;
-        }
-        planned.push({ name, chosen });
-        slots.push(undefined);
       }
-    }
-    if (mode !== 'install' && planned.length > 0) {
-      await confirm(
-        ctx,
-        app,
-        'This will override changes made in the following VMs:',
-        planned.map((p) => p.name),
-      );
-    }
-    const queue = new PQueue({ concurrency: INSTALL_CONCURRENCY });
-    let recording = Promise.resolve();
-    const results = await Promise.all(
-      planned.map(({ chosen }) =>
-        queue.add(async () => {
-          const repo = repos.worker.find((r) => r.id === chosen.repoid)!;
-          const result = await installTemplate(
-            ictx,
-            {
-              kind: 'repo',
-              repo,
-              repos: repos.worker,
-              package: {
-                repoid: chosen.repoid,
-                name: chosen.name,
-                epoch: chosen.epoch,
-                version: chosen.version,
-                release: chosen.release,
+      if (mode !== 'install' && planned.length > 0) {
+        await confirm(
+          ctx,
+          app,
+          'This will override changes made in the following VMs:',
+          planned.map((p) => p.name),
+        );
+      }
+      const queue = new PQueue({ concurrency: INSTALL_CONCURRENCY });
+      let recording = Promise.resolve();
+      const results = await Promise.all(
+        planned.map(({ chosen }) =>
+          queue.add(async () => {
+            const repo = repos.worker.find((r) => r.id === chosen.repoid)!;
+            const prestarted = takeSpare();
+            const result = await installTemplate(
+              ictx,
+              {
+                kind: 'repo',
+                repo,
+                repos: repos.worker,
+                package: {
+                  repoid: chosen.repoid,
+                  name: chosen.name,
+                  epoch: chosen.epoch,
+                  version: chosen.version,
+                  release: chosen.release,
+                },
               },
-            },
-            {
-              ...common,
-              keys: repos.keys.get(chosen.repoid) ?? [],
-              nogpgcheck: nogpgcheck || !repo.gpgcheck,
-            },
-          );
-          // The rollback state is one file: record one install at a time.
-          recording = recording.then(() => record(state, result, mode));
-          await recording;
-          return outcome(result, mode, chosen.repoid);
-        }),
-      ),
-    );
-    let next = 0;
-    for (const slot of slots) outcomes.push(slot ?? results[next++]!);
-    return outcomes;
+              {
+                ...common,
+                keys: repos.keys.get(chosen.repoid) ?? [],
+                nogpgcheck: nogpgcheck || !repo.gpgcheck,
+              },
+              prestarted ? await prestarted : undefined,
+            );
+            // The rollback state is one file: record one install at a time.
+            recording = recording.then(() => record(state, result, mode));
+            await recording;
+            return outcome(result, mode, chosen.repoid);
+          }),
+        ),
+      );
+      let next = 0;
+      for (const slot of slots) outcomes.push(slot ?? results[next++]!);
+      return outcomes;
+    } finally {
+      const unused = takeSpare();
+      if (unused)
+        await unused.then(
+          (session) => session.close(),
+          () => {},
+        );
+    }
   });
 }
 
