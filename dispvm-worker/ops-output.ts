@@ -32,7 +32,7 @@ export class FrameWriter {
   /** Frames written before the operation is known (HELLO, or an ERROR for a bad request). */
   #early: FrameType[] = [];
   #broken: Error | null = null;
-  #lastProgress = 0;
+  #lastProgress = Number.NEGATIVE_INFINITY;
   /** Bytes sent in FILE_DATA or PAYLOAD_DATA frames. */
   dataBytes = 0;
   /** FILE_END frames sent. */
