@@ -212,6 +212,8 @@ export async function receiveTemplate(options: ReceiveOptions): Promise<Received
     | undefined;
   let nextPart = 0;
   let fileBytes = 0;
+  /** root.img part bytes received: the progress of the image against rootPartsBytes. */
+  let partBytes = 0;
 
   try {
     for await (const frame of frames) {
@@ -333,9 +335,13 @@ export async function receiveTemplate(options: ReceiveOptions): Promise<Received
           if (c.bytes > c.entry.size)
             throw protocolError(`more data than the ${c.entry.size} bytes of ${c.path}`);
           c.hash.update(frame.payload);
-          if (c.part) await parts.push(frame.payload);
-          else c.chunks!.push(frame.payload);
-          options.onProgress?.('verify', fileBytes, verified!.rootPartsBytes);
+          if (c.part) {
+            partBytes += frame.payload.length;
+            await parts.push(frame.payload);
+            options.onProgress?.('verify', partBytes, verified!.rootPartsBytes);
+          } else {
+            c.chunks!.push(frame.payload);
+          }
           break;
         }
         case 'FILE_END': {
