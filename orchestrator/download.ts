@@ -13,7 +13,7 @@ import path from 'node:path';
 import type { PublicKey } from 'openpgp';
 import { VerificationError } from '../protocol/errors.ts';
 import { decodeFrames, FrameSequence } from '../protocol/frames.ts';
-import { decodeJsonFrame, encodeRequest, type RepoConfig } from '../protocol/messages.ts';
+import type { RepoConfig } from '../protocol/messages.ts';
 import { packageInfo } from '../protocol/rpm-info.ts';
 import { ByteReader } from '../protocol/byte-reader.ts';
 import { readPackageHead } from '../protocol/rpm-package.ts';
@@ -23,6 +23,7 @@ import { OrchestratorError } from './errors.ts';
 import type { ExpectedPackage } from './receive-template.ts';
 import { verifyHead } from './verify-head.ts';
 import { startWorker } from './worker-session.ts';
+import { sendRequest, workerFailure } from './worker-io.ts';
 
 export interface DownloadTarget extends ExpectedPackage {
   readonly repoid: string;
@@ -192,7 +193,7 @@ async function askHead(
   existing: number,
 ): Promise<HeadAndPayload> {
   const resumeFrom = existing > 0 ? await payloadBytesIn(partialPath, existing) : 0;
-  const request = encodeRequest({
+  await sendRequest(session.stdin, {
     protocol: 1,
     op: 'download',
     releasever: app.releasever,
@@ -206,8 +207,6 @@ async function askHead(
     },
     ...(resumeFrom > 0 ? { resumeFrom } : {}),
   });
-  if (!session.stdin.write(request)) await once(session.stdin, 'drain');
-  session.stdin.end();
   const frames = decodeFrames(session.stdout, { sequence: new FrameSequence('download') })[
     Symbol.asyncIterator
   ]();
@@ -217,11 +216,7 @@ async function askHead(
     if (next.done) throw new OrchestratorError('worker.protocol', 'the worker sent no package head');
     const frame = next.value;
     if (frame.type === 'ERROR') {
-      const e = decodeJsonFrame(frame, 'ERROR');
-      throw new OrchestratorError(
-        'worker.reported-error',
-        `the worker failed: [${e.code}] ${sanitize(e.message)}`,
-      );
+      throw workerFailure(frame);
     }
     if (frame.type === 'HEAD') {
       headBytes = frame.payload;
@@ -235,11 +230,7 @@ async function askHead(
       const frame = next.value;
       if (frame.type === 'PAYLOAD_DATA') yield frame.payload;
       else if (frame.type === 'ERROR') {
-        const e = decodeJsonFrame(frame, 'ERROR');
-        throw new OrchestratorError(
-          'worker.reported-error',
-          `the worker failed: [${e.code}] ${sanitize(e.message)}`,
-        );
+        throw workerFailure(frame);
       }
     }
   }

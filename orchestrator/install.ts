@@ -6,13 +6,10 @@
  * the last byte, held back until every digest matched, arrives), and on any failure a VM created
  * here is removed again, so the previous state stays exactly as it was.
  */
-import { createReadStream } from 'node:fs';
-import { once } from 'node:events';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { PublicKey } from 'openpgp';
-import { encodeDataFrames } from '../protocol/frames.ts';
-import { encodeRequest, type RepoConfig, type WorkerRequest } from '../protocol/messages.ts';
+import type { RepoConfig, WorkerRequest } from '../protocol/messages.ts';
 import type { AdminClient } from './admin-client.ts';
 import { registerCleanup, resolveCleanup } from './cleanup-journal.ts';
 import { OrchestratorError } from './errors.ts';
@@ -27,6 +24,7 @@ import { APPMENU_FEATURES, parseAppmenuList, parseTemplateConf } from './templat
 import { templateFeatures } from './template-features.ts';
 import { runVmService } from './vm-service.ts';
 import { startWorker, type WorkerPlacement, type WorkerSession } from './worker-session.ts';
+import { sendRequest } from './worker-io.ts';
 
 export const TEMPLATE_LABEL = 'black';
 
@@ -68,23 +66,6 @@ export interface InstallResult {
   readonly head: VerifiedHead;
   readonly created: boolean;
   readonly warnings: readonly string[];
-}
-
-async function sendRequest(
-  stdin: NodeJS.WritableStream,
-  request: WorkerRequest,
-  file?: string,
-): Promise<void> {
-  const write = async (bytes: Uint8Array): Promise<void> => {
-    if (!stdin.write(bytes)) await once(stdin, 'drain');
-  };
-  await write(encodeRequest(request));
-  if (file) {
-    for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 })) {
-      for (const frame of encodeDataFrames('PACKAGE_DATA', chunk as Buffer)) await write(frame);
-    }
-  }
-  stdin.end();
 }
 
 async function poolOf(

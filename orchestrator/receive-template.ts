@@ -26,6 +26,7 @@ import { openImageStream, type ImageStream } from './image-stream.ts';
 import { MAX_APPMENU_LIST_BYTES, MAX_TEMPLATE_CONF_BYTES } from './template-conf.ts';
 import { verifyHead } from './verify-head.ts';
 import { sanitize } from './admin-reply.ts';
+import { workerFailure } from './worker-io.ts';
 
 export const TEMPLATE_DIR_PREFIX = '/var/lib/qubes/vm-templates/';
 /** Default: a stalled worker is given up after this long without a byte. */
@@ -228,11 +229,7 @@ export async function receiveTemplate(options: ReceiveOptions): Promise<Received
           break;
         }
         case 'ERROR': {
-          const e = decodeJsonFrame(frame, 'ERROR');
-          throw new OrchestratorError(
-            'worker.reported-error',
-            `the worker failed: [${e.code}] ${sanitize(e.message)}`,
-          );
+          throw workerFailure(frame);
         }
         case 'HEAD': {
           const { head, signer } = await verifyHead(frame.payload, options.keys, {

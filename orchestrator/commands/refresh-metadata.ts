@@ -4,10 +4,8 @@
  * installed EVR. The worker fetches only the package's head (an HTTP Range request); the
  * orchestrator verifies its signature with the repository's key; the image is not touched.
  */
-import { once } from 'node:events';
 import { VerificationError } from '../../protocol/errors.ts';
 import { decodeFrames, FrameSequence } from '../../protocol/frames.ts';
-import { decodeJsonFrame, encodeRequest } from '../../protocol/messages.ts';
 import { packageInfo } from '../../protocol/rpm-info.ts';
 import { sanitize } from '../admin-reply.ts';
 import { createApp, loadRepos, type App } from '../app.ts';
@@ -20,6 +18,7 @@ import { verifyHead } from '../verify-head.ts';
 import { startWorker } from '../worker-session.ts';
 import type { Command } from './types.ts';
 import type { RepoSet } from '../app.ts';
+import { sendRequest, workerFailure } from '../worker-io.ts';
 
 async function fetchHead(
   app: App,
@@ -33,23 +32,17 @@ async function fetchHead(
     log: app.log,
   });
   try {
-    const request = encodeRequest({
+    await sendRequest(session.stdin, {
       protocol: 1,
       op: 'header',
       releasever: app.releasever,
       repos: [...repos.worker],
       package: ref,
     });
-    if (!session.stdin.write(request)) await once(session.stdin, 'drain');
-    session.stdin.end();
     let head: Uint8Array | undefined;
     for await (const frame of decodeFrames(session.stdout, { sequence: new FrameSequence('header') })) {
       if (frame.type === 'ERROR') {
-        const e = decodeJsonFrame(frame, 'ERROR');
-        throw new OrchestratorError(
-          'worker.reported-error',
-          `the worker failed: [${e.code}] ${sanitize(e.message)}`,
-        );
+        throw workerFailure(frame);
       }
       if (frame.type === 'HEAD') head = frame.payload;
     }
