@@ -19,26 +19,16 @@ import { decodeJsonFrame } from '../protocol/messages.ts';
 import { packageInfo } from '../protocol/rpm-info.ts';
 import type { PackageInfo, RpmFileEntry } from '../protocol/rpm-types.ts';
 import { VerificationError } from '../protocol/errors.ts';
-import { TEMPLATE_PACKAGE_PREFIX } from '../protocol/spec-match.ts';
 import { Channel } from './channel.ts';
 import { OrchestratorError } from './errors.ts';
 import { openImageStream, type ImageStream } from './image-stream.ts';
-import { MAX_APPMENU_LIST_BYTES, MAX_TEMPLATE_CONF_BYTES } from './template-conf.ts';
+import { describeTemplate, PART_PATTERN } from './template-layout.ts';
 import { verifyHead } from './verify-head.ts';
 import { sanitize } from './admin-reply.ts';
 import { workerFailure } from './worker-io.ts';
 
-export const TEMPLATE_DIR_PREFIX = '/var/lib/qubes/vm-templates/';
 /** Default: a stalled worker is given up after this long without a byte. */
 export const WORKER_IDLE_TIMEOUT_MS = 120_000;
-
-const SMALL_FILES: Readonly<Record<string, number>> = {
-  'template.conf': MAX_TEMPLATE_CONF_BYTES,
-  'whitelisted-appmenus.list': MAX_APPMENU_LIST_BYTES,
-  'vm-whitelisted-appmenus.list': MAX_APPMENU_LIST_BYTES,
-  'netvm-whitelisted-appmenus.list': MAX_APPMENU_LIST_BYTES,
-};
-const PART_PATTERN = /^root\.img\.part\.([0-9]{2,3})$/;
 
 export interface ExpectedPackage {
   readonly name: string;
@@ -79,6 +69,12 @@ export interface ReceiveOptions {
    * rollback) and creates what the import needs; returns the consumer of the image stream.
    */
   prepare(head: VerifiedHead): Promise<(image: ImageStream) => Promise<void>>;
+  /**
+   * Called once every file verified and END arrived, before the image's last chunk is released
+   * to the import: a throw here aborts the import, so Qubes keeps the old volume. Everything that
+   * could fail after the commit (template.conf, appmenu lists) is parsed here.
+   */
+  validate?(head: VerifiedHead, files: ReadonlyMap<string, Uint8Array>): Promise<void> | void;
   onProgress?(stage: string, done: number, total: number | undefined): void;
 }
 
@@ -122,63 +118,6 @@ function evrOf(p: { epoch: number | null; version: string; release: string }): s
   return `${p.epoch ?? 0}:${p.version}-${p.release}`;
 }
 
-/** What the verified header says about the template: its name, files and parts. */
-export function describeTemplate(info: PackageInfo): Omit<VerifiedHead, 'info' | 'signer' | 'headBytes'> & {
-  allowed: Map<string, RpmFileEntry>;
-} {
-  if (!info.name.startsWith(TEMPLATE_PACKAGE_PREFIX) || info.name.length === TEMPLATE_PACKAGE_PREFIX.length) {
-    throw new VerificationError(
-      'package.not-template',
-      `package ${sanitize(info.name)} is not a qubes-template-* package`,
-    );
-  }
-  const templateName = info.name.slice(TEMPLATE_PACKAGE_PREFIX.length);
-  if (!/^[a-zA-Z][a-zA-Z0-9_.-]{0,30}$/.test(templateName) || /-dm$/.test(templateName)) {
-    throw new VerificationError(
-      'package.bad-name',
-      `template name '${sanitize(templateName)}' is not a valid VM name`,
-    );
-  }
-  const dir = `${TEMPLATE_DIR_PREFIX}${templateName}/`;
-  const allowed = new Map<string, RpmFileEntry>();
-  const parts: { index: number; entry: RpmFileEntry }[] = [];
-  for (const entry of info.files) {
-    if (!entry.path.startsWith(dir)) continue;
-    const base = entry.path.slice(dir.length);
-    const isRegular = (entry.mode & 0o170000) === 0o100000;
-    const partMatch = PART_PATTERN.exec(base);
-    if (!isRegular || (entry.flags & (1 << 6)) !== 0) continue; // not a file, or %ghost
-    if (partMatch) {
-      parts.push({ index: Number(partMatch[1]), entry });
-      allowed.set(entry.path, entry);
-    } else if (base in SMALL_FILES) {
-      if (entry.size > SMALL_FILES[base]!) {
-        throw new VerificationError(
-          'package.file-too-large',
-          `${base} is larger than ${SMALL_FILES[base]} bytes`,
-        );
-      }
-      allowed.set(entry.path, entry);
-    }
-  }
-  parts.sort((a, b) => a.index - b.index);
-  parts.forEach((p, i) => {
-    if (p.index !== i)
-      throw new VerificationError(
-        'package.parts',
-        'root.img parts are not numbered 00, 01, ... without gaps',
-      );
-  });
-  if (parts.length === 0) throw new VerificationError('package.parts', 'the package has no root.img.part.00');
-  const rootParts = parts.map((p) => p.entry);
-  return {
-    templateName,
-    rootParts,
-    rootPartsBytes: rootParts.reduce((sum, e) => sum + e.size, 0),
-    allowed,
-  };
-}
-
 export async function receiveTemplate(options: ReceiveOptions): Promise<ReceivedTemplate> {
   const { log } = options;
   const commit = deferred();
@@ -195,7 +134,7 @@ export async function receiveTemplate(options: ReceiveOptions): Promise<Received
   );
 
   let verified: VerifiedHead | undefined;
-  let allowed = new Map<string, RpmFileEntry>();
+  let allowed: ReadonlyMap<string, RpmFileEntry> = new Map();
   let consume: ((image: ImageStream) => Promise<void>) | undefined;
   let announced: Map<string, number> | undefined;
   const received = new Set<string>();
@@ -373,6 +312,7 @@ export async function receiveTemplate(options: ReceiveOptions): Promise<Received
       }
     }
     if (!verified || !importing) throw protocolError('the worker ended without sending the image');
+    await options.validate?.(verified, small);
     parts.end();
     commit.resolve();
     await importing;
