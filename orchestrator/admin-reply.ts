@@ -3,6 +3,7 @@
  * exception (qubes/api/__init__.py; qubesadmin/base.py parses the same way). An empty reply means
  * the daemon failed or refused (PermissionDenied closes the connection without a reply).
  */
+import { displayLine } from '../protocol/display-text.ts';
 import { OrchestratorError, QubesApiError } from './errors.ts';
 
 /** Largest reply we read: admin.vm.List on a big system is tens of KiB; the cap bounds memory. */
@@ -34,11 +35,6 @@ export function parseAdminReply(reply: Uint8Array, what: string): Buffer {
 function throwQubes(type: string, message: string): never {
   throw new QubesApiError(
     /^[A-Za-z][A-Za-z0-9_]{0,80}$/.test(type) ? type : 'QubesException',
-    sanitize(message),
+    displayLine(message),
   );
-}
-
-/** Messages reach a terminal: keep printable characters only. */
-export function sanitize(text: string): string {
-  return text.replace(/[^\x20-\x7e\n\t]/g, '?').slice(0, 4096);
 }

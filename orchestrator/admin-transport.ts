@@ -9,7 +9,8 @@ import net from 'node:net';
 import path from 'node:path';
 import { once } from 'node:events';
 import { OrchestratorError } from './errors.ts';
-import { MAX_ADMIN_REPLY_BYTES, parseAdminReply, sanitize } from './admin-reply.ts';
+import { MAX_ADMIN_REPLY_BYTES, parseAdminReply } from './admin-reply.ts';
+import { displayLine, quotedLine } from '../protocol/display-text.ts';
 import type { QubesEnvironment } from './qubes-env.ts';
 
 /** qubesd refuses requests past 64 KiB; large data goes through the service scripts. */
@@ -42,7 +43,7 @@ function describe(call: Omit<AdminCall, 'payload'>): string {
 function checkName(value: string, what: string): void {
   // Method names, args and VM names never contain spaces or NULs (they are framing characters).
   if (!/^[A-Za-z0-9_.:@+-]*$/.test(value)) {
-    throw new OrchestratorError('usage', `invalid ${what} for an Admin API call: '${sanitize(value)}'`);
+    throw new OrchestratorError('usage', `invalid ${what} for an Admin API call: ${quotedLine(value)}`);
   }
 }
 
@@ -180,7 +181,7 @@ async function runChild(
     throw new OrchestratorError('qrexec.refused', `${what}: refused by qrexec policy`);
   }
   if (status !== 0 && reply.length === 0) {
-    const detail = sanitize((await stderr).toString('utf8').trim());
+    const detail = displayLine((await stderr).toString('utf8').trim());
     throw new OrchestratorError(
       'qrexec.failed',
       `${what}: service call failed (exit ${status})${detail ? ': ' + detail : ''}`,

@@ -8,7 +8,7 @@ import { commands } from './commands/index.ts';
 import { formatOptionsHelp, GLOBAL_OPTIONS, parseArgs, flag, type ParsedArgs } from './cli-args.ts';
 import { TmplError } from '../protocol/errors.ts';
 import { OrchestratorError } from './errors.ts';
-import { safe } from './output.ts';
+import { displayLine } from '../protocol/display-text.ts';
 
 const USAGE_EXIT_CODES = new Set(['usage', 'template.not-found', 'qubes.no-admin-api']);
 
@@ -75,15 +75,21 @@ export async function main(argv: readonly string[]): Promise<number> {
     });
   } catch (error) {
     const code = error instanceof TmplError ? error.code : 'internal';
-    const message = error instanceof Error ? error.message : String(error);
+    // One line, whatever the error carries (it may quote a header, a path or a worker's words).
+    const message = displayLine(error instanceof Error ? error.message : String(error));
     if (wantsJson) {
       process.stdout.write(
         JSON.stringify({ command: args?.command ?? null, ok: false, error: { code, message } }) + '\n',
       );
     }
-    process.stderr.write(`tmpl: error [${code}]: ${safe(message)}\n`);
+    process.stderr.write(`tmpl: error [${code}]: ${message}\n`);
     if (code === 'internal' && error instanceof Error && process.env.TMPL_DEBUG)
-      process.stderr.write(`${error.stack}\n`);
+      process.stderr.write(
+        `${(error.stack ?? '')
+          .split('\n')
+          .map((line) => displayLine(line))
+          .join('\n')}\n`,
+      );
     return exitCodeFor(error);
   }
 }

@@ -17,7 +17,7 @@ import type { RepoConfig } from '../protocol/messages.ts';
 import { packageInfo } from '../protocol/rpm-info.ts';
 import { ByteReader } from '../protocol/byte-reader.ts';
 import { readPackageHead } from '../protocol/rpm-package.ts';
-import { sanitize } from './admin-reply.ts';
+import { quotedLine } from '../protocol/display-text.ts';
 import type { App } from './app.ts';
 import { OrchestratorError } from './errors.ts';
 import type { ExpectedPackage } from './receive-template.ts';
@@ -78,7 +78,7 @@ export async function downloadPackage(
     ) {
       throw new VerificationError(
         'package.unexpected',
-        `the worker sent ${sanitize(info.name)}, not ${target.name}`,
+        `the worker sent ${quotedLine(info.name)}, not ${target.name}`,
       );
     }
     if (!info.payloadDigest || !info.payloadDigestAlgo) {

@@ -1,9 +1,4 @@
-/** Output helpers: tables as qvm-template prints them (`column -t`), and terminal-safe text. */
-
-/** Control characters and escape sequences never reach a terminal. */
-export function safe(text: string): string {
-  return text.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, '?');
-}
+/** Output helpers: tables as qvm-template prints them (`column -t`). */
 
 /** Like `column -t -s US`: columns left-aligned, separated by two spaces, the last unpadded. */
 export function formatTable(rows: readonly (readonly string[])[]): string {

@@ -24,7 +24,7 @@ import { OrchestratorError } from './errors.ts';
 import { openImageStream, type ImageStream } from './image-stream.ts';
 import { describeTemplate, PART_PATTERN } from './template-layout.ts';
 import { verifyHead } from './verify-head.ts';
-import { sanitize } from './admin-reply.ts';
+import { displayLine, quotedLine } from '../protocol/display-text.ts';
 import { workerFailure } from './worker-io.ts';
 
 /** Default: a stalled worker is given up after this long without a byte. */
@@ -179,7 +179,7 @@ export async function receiveTemplate(options: ReceiveOptions): Promise<Received
           if (exp && (info.name !== exp.name || evrOf(info) !== evrOf(exp))) {
             throw new VerificationError(
               'package.unexpected',
-              `the worker sent ${sanitize(info.name)}-${sanitize(evrOf(info))}, not the requested ${exp.name}-${evrOf(exp)}`,
+              `the worker sent ${quotedLine(`${info.name}-${evrOf(info)}`)}, not the requested ${exp.name}-${evrOf(exp)}`,
             );
           }
           const described = describeTemplate(info);
@@ -192,7 +192,7 @@ export async function receiveTemplate(options: ReceiveOptions): Promise<Received
             signer,
             headBytes: head.headBytes,
           };
-          log.info({ package: info.name, evr: evrOf(info), signer }, 'package header verified');
+          log.info({ package: info.name, evr: displayLine(evrOf(info)), signer }, 'package header verified');
           consume = await options.prepare(verified);
           break;
         }
@@ -215,10 +215,10 @@ export async function receiveTemplate(options: ReceiveOptions): Promise<Received
             const entry = allowed.get(f.path);
             if (!entry)
               throw protocolError(
-                `METADATA announces ${sanitize(f.path)}, which is not an allowed file of the header`,
+                `METADATA announces ${quotedLine(f.path)}, which is not an allowed file of the header`,
               );
             if (entry.size !== f.size)
-              throw protocolError(`METADATA size of ${sanitize(f.path)} disagrees with the header`);
+              throw protocolError(`METADATA size of ${quotedLine(f.path)} disagrees with the header`);
             announced.set(f.path, f.size);
           }
           for (const part of verified!.rootParts) {
@@ -230,10 +230,10 @@ export async function receiveTemplate(options: ReceiveOptions): Promise<Received
           const f = decodeJsonFrame(frame, 'FILE_BEGIN');
           const entry = allowed.get(f.path);
           if (!entry || !announced?.has(f.path))
-            throw protocolError(`file ${sanitize(f.path)} is not an announced allowed file`);
-          if (received.has(f.path)) throw protocolError(`file ${sanitize(f.path)} sent twice`);
+            throw protocolError(`file ${quotedLine(f.path)} is not an announced allowed file`);
+          if (received.has(f.path)) throw protocolError(`file ${quotedLine(f.path)} sent twice`);
           if (f.size !== entry.size)
-            throw protocolError(`size of ${sanitize(f.path)} disagrees with the header`);
+            throw protocolError(`size of ${quotedLine(f.path)} disagrees with the header`);
           const base = f.path.slice(f.path.lastIndexOf('/') + 1);
           const part = PART_PATTERN.test(base);
           if (part) {

@@ -6,7 +6,7 @@
 import type { PackageInfo, RpmFileEntry } from '../protocol/rpm-types.ts';
 import { VerificationError } from '../protocol/errors.ts';
 import { TEMPLATE_PACKAGE_PREFIX } from '../protocol/spec-match.ts';
-import { sanitize } from './admin-reply.ts';
+import { quotedLine } from '../protocol/display-text.ts';
 import { MAX_APPMENU_LIST_BYTES, MAX_TEMPLATE_CONF_BYTES } from './template-conf.ts';
 
 export const TEMPLATE_DIR_PREFIX = '/var/lib/qubes/vm-templates/';
@@ -34,14 +34,14 @@ export function describeTemplate(info: PackageInfo): TemplateLayout {
   if (!info.name.startsWith(TEMPLATE_PACKAGE_PREFIX) || info.name.length === TEMPLATE_PACKAGE_PREFIX.length) {
     throw new VerificationError(
       'package.not-template',
-      `package ${sanitize(info.name)} is not a qubes-template-* package`,
+      `package ${quotedLine(info.name)} is not a qubes-template-* package`,
     );
   }
   const templateName = info.name.slice(TEMPLATE_PACKAGE_PREFIX.length);
   if (!/^[a-zA-Z][a-zA-Z0-9_.-]{0,30}$/.test(templateName) || /-dm$/.test(templateName)) {
     throw new VerificationError(
       'package.bad-name',
-      `template name '${sanitize(templateName)}' is not a valid VM name`,
+      `template name ${quotedLine(templateName)} is not a valid VM name`,
     );
   }
   const dir = `${TEMPLATE_DIR_PREFIX}${templateName}/`;

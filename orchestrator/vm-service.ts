@@ -1,6 +1,6 @@
 /** Runs a qrexec service in a VM and waits for it, from dom0 or from a management VM. */
 import { spawn } from 'node:child_process';
-import { sanitize } from './admin-reply.ts';
+import { quotedLine } from '../protocol/display-text.ts';
 import { OrchestratorError } from './errors.ts';
 import type { QubesEnvironment } from './qubes-env.ts';
 import { QREXEC_CONNECT_TIMEOUT_S } from './worker-session.ts';
@@ -36,7 +36,7 @@ export async function runVmService(env: QubesEnvironment, vm: string, service: s
   if (status !== 0) {
     throw new OrchestratorError(
       'qrexec.failed',
-      `${service} in ${vm} failed (exit ${status})${output.trim() ? ': ' + sanitize(output.trim().slice(-2000)) : ''}`,
+      `${service} in ${vm} failed (exit ${status})${output.trim() ? ': ' + quotedLine(output.trim().slice(-2000)) : ''}`,
     );
   }
 }

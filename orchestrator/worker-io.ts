@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
 import { encodeDataFrames, type Frame } from '../protocol/frames.ts';
 import { decodeJsonFrame, encodeRequest, type WorkerRequest } from '../protocol/messages.ts';
-import { sanitize } from './admin-reply.ts';
+import { quotedLine } from '../protocol/display-text.ts';
 import { OrchestratorError } from './errors.ts';
 
 /** Writes the REQUEST frame (then, for unpack, `file` as PACKAGE_DATA frames) and closes stdin. */
@@ -24,11 +24,14 @@ export async function sendRequest(
   stdin.end();
 }
 
-/** The error to throw for the worker's ERROR frame (untrusted: its text is sanitised). */
+/**
+ * The error to throw for the worker's ERROR frame. untrusted: from the worker, its message is
+ * shown as one quoted line, so it can neither forge output lines nor pass for tmpl's own words.
+ */
 export function workerFailure(frame: Frame): OrchestratorError {
   const e = decodeJsonFrame(frame, 'ERROR');
   return new OrchestratorError(
     'worker.reported-error',
-    `the worker failed: [${e.code}] ${sanitize(e.message)}`,
+    `the worker failed: [${e.code}] ${quotedLine(e.message)}`,
   );
 }

@@ -13,6 +13,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
+import { displayLine } from '../protocol/display-text.ts';
 import type { AdminClient } from './admin-client.ts';
 import { registerCleanup, resolveCleanup } from './cleanup-journal.ts';
 import { OrchestratorError } from './errors.ts';
@@ -21,6 +22,9 @@ import type { QubesEnvironment } from './qubes-env.ts';
 export const WORKER_SERVICE = 'tmpl.Worker';
 /** Seconds qrexec-client waits for the disposable's qrexec agent (its -w option). */
 export const QREXEC_CONNECT_TIMEOUT_S = 60;
+
+/** Longest line of the worker's stderr that reaches the debug log (characters, escaped). */
+const MAX_LOGGED_WORKER_LINE = 2000;
 
 export type WorkerPlacement =
   | { readonly kind: 'dispvm'; readonly dispvm?: string }
@@ -49,10 +53,7 @@ function forwardStderr(child: ChildProcess, log: Logger, where: string): void {
     let nl: number;
     while ((nl = pending.indexOf('\n')) >= 0) {
       // untrusted: from the worker; logged as data, never interpreted
-      const line = pending
-        .slice(0, nl)
-        .replace(/[^\x20-\x7e]/g, '?')
-        .slice(0, 2000);
+      const line = displayLine(pending.slice(0, nl), MAX_LOGGED_WORKER_LINE);
       pending = pending.slice(nl + 1);
       if (line) log.debug({ worker: where }, line);
     }

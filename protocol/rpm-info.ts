@@ -3,6 +3,7 @@
  * signature before trusting). Tag meanings: rpm's include/rpm/rpmtag.h and docs/manual/tags.md.
  */
 import { ParseError } from './errors.ts';
+import { quotedLine } from './display-text.ts';
 import type { RpmHeader } from './rpm-header.ts';
 import { Tag } from './rpm-tags.ts';
 import type { DigestAlgorithm, PackageInfo, PayloadCompressor, RpmFileEntry } from './rpm-types.ts';
@@ -165,7 +166,7 @@ export function packageInfo(header: RpmHeader): PackageInfo {
     if (c === undefined) {
       throw new ParseError(
         'rpm.info.payload-compressor',
-        `unknown payload compressor '${compressorName}'`,
+        `unknown payload compressor ${quotedLine(compressorName)}`,
         at(header, Tag.PAYLOADCOMPRESSOR),
       );
     }

@@ -7,7 +7,7 @@ import { OrchestratorError } from '../errors.ts';
 import { withLock } from '../lock.ts';
 import { queryRepos } from '../query.ts';
 import { candidates, matching, select } from '../select.ts';
-import { safe } from '../output.ts';
+import { displayLine } from '../../protocol/display-text.ts';
 import type { Command } from './types.ts';
 
 /** Packages downloaded at once, each through its own worker. */
@@ -40,7 +40,8 @@ export const downloadCommand: Command = {
       const listing = candidates(await queryRepos(app, repos.worker));
       const chosen = args.positionals.map((spec) => {
         const c = select(matching(spec, listing), 'install');
-        if (!c) throw new OrchestratorError('template.not-found', `Template '${safe(spec)}' not found.`);
+        if (!c)
+          throw new OrchestratorError('template.not-found', `Template '${displayLine(spec)}' not found.`);
         return c;
       });
       const queue = new PQueue({ concurrency: DOWNLOAD_CONCURRENCY });

@@ -15,7 +15,7 @@ import { withLock } from '../lock.ts';
 import { queryRepos } from '../query.ts';
 import PQueue from 'p-queue';
 import { candidates, matching, select, type Candidate } from '../select.ts';
-import { safe } from '../output.ts';
+import { displayLine } from '../../protocol/display-text.ts';
 import { progressMode, progressSink } from '../progress.ts';
 import { checkRollback, recordInstalled, stateDir } from '../rollback-state.ts';
 import type { Command, CommandContext } from './types.ts';
@@ -171,7 +171,7 @@ async function runInstall(
       for (const spec of named) {
         const found = matching(spec, listing);
         if (found.length === 0)
-          throw new OrchestratorError('template.not-found', `Template '${safe(spec)}' not found.`);
+          throw new OrchestratorError('template.not-found', `Template '${displayLine(spec)}' not found.`);
         for (const name of [...new Set(found.map((c) => c.templateName))]) {
           if (seen.has(name)) continue;
           seen.add(name);
@@ -305,9 +305,13 @@ function installCommand(mode: InstallMode, summary: string): Command {
         ctx.stdout.write(JSON.stringify({ command: mode, ok: true, templates: outcomes }) + '\n');
       } else {
         for (const o of outcomes) {
-          if (o.message) ctx.stderr.write(o.message + '\n');
+          // package and evr come from a header that a hostile packager may have signed
+          if (o.message) ctx.stderr.write(displayLine(o.message) + '\n');
           else
-            ctx.stdout.write(`Template '${o.template}' ${o.status}: ${o.package}-${o.evr} from ${o.repo}\n`);
+            ctx.stdout.write(
+              displayLine(`Template '${o.template}' ${o.status}: ${o.package}-${o.evr} from ${o.repo}`) +
+                '\n',
+            );
         }
       }
       return 0;

@@ -8,7 +8,9 @@ import { createApp, loadRepos } from '../app.ts';
 import { flag, type OptionSpec } from '../cli-args.ts';
 import { OrchestratorError } from '../errors.ts';
 import { listInstalled, type InstalledTemplate } from '../installed.ts';
-import { formatTable, safe } from '../output.ts';
+import { displayLine } from '../../protocol/display-text.ts';
+import { MAX_DESCRIPTION_LENGTH } from '../../protocol/limits.ts';
+import { formatTable } from '../output.ts';
 import { queryRepos } from '../query.ts';
 import { candidates, compareCandidates, matching, type Candidate } from '../select.ts';
 import { matchesSpec } from '../../protocol/spec-match.ts';
@@ -162,6 +164,11 @@ function groups(rows: readonly Row[]): [Status, Row[]][] {
   return out;
 }
 
+/** A field as one terminal-safe line, whole up to the longest description a listing may carry. */
+function cell(text: string): string {
+  return displayLine(text, MAX_DESCRIPTION_LENGTH);
+}
+
 function listJson(row: Row): Record<string, string> {
   return { name: row.name, evr: `${row.epoch}:${row.version}-${row.release}`, reponame: row.reponame };
 }
@@ -193,7 +200,7 @@ function render(command: 'list' | 'info', rows: readonly Row[], ctx: CommandCont
       .map((r) => {
         const fields = [r.status, ...Object.values(command === 'list' ? listJson(r) : infoJson(r, true))];
         return (
-          fields.map((f, i) => safe(i === fields.length - 1 ? f : f.replace(/\|/g, '?'))).join('|') + '\n'
+          fields.map((f, i) => cell(i === fields.length - 1 ? f : f.replace(/\|/g, '?'))).join('|') + '\n'
         );
       })
       .join('');
@@ -213,7 +220,7 @@ function render(command: 'list' | 'info', rows: readonly Row[], ctx: CommandCont
     text += TITLES[status] + '\n';
     if (command === 'list') {
       text += formatTable(
-        group.map((r) => [r.name, `${r.epoch}:${r.version}-${r.release}`, r.reponame].map(safe)),
+        group.map((r) => [r.name, `${r.epoch}:${r.version}-${r.release}`, r.reponame].map(cell)),
       );
     } else {
       const table: string[][] = [];
@@ -231,7 +238,7 @@ function render(command: 'list' | 'info', rows: readonly Row[], ctx: CommandCont
         }
         table.push([' ', ' ', ' ']);
       }
-      text += formatTable(table.map((row) => row.map(safe)));
+      text += formatTable(table.map((row) => row.map(cell)));
     }
   }
   return text;

@@ -7,7 +7,7 @@
 import { VerificationError } from '../../protocol/errors.ts';
 import { decodeFrames, FrameSequence } from '../../protocol/frames.ts';
 import { packageInfo } from '../../protocol/rpm-info.ts';
-import { sanitize } from '../admin-reply.ts';
+import { displayLine } from '../../protocol/display-text.ts';
 import { createApp, loadRepos, type App } from '../app.ts';
 import { flag } from '../cli-args.ts';
 import { OrchestratorError } from '../errors.ts';
@@ -68,7 +68,7 @@ export const refreshMetadataCommand: Command = {
       const results: { template: string; changed: string[] }[] = [];
       for (const name of args.positionals) {
         if (!(await app.admin.vmExists(name)))
-          throw new OrchestratorError('template.not-found', `Template '${sanitize(name)}' not installed.`);
+          throw new OrchestratorError('template.not-found', `Template '${displayLine(name)}' not installed.`);
         const t = await installedTemplate(app.admin, name);
         if (!t.managed)
           throw new OrchestratorError(

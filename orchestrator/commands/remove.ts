@@ -12,7 +12,7 @@ import { describeDependency, vmDependencies, type Dependency } from '../dependen
 import { OrchestratorError } from '../errors.ts';
 import { installedTemplate } from '../installed.ts';
 import { withLock } from '../lock.ts';
-import { safe } from '../output.ts';
+import { displayLine } from '../../protocol/display-text.ts';
 import { confirm } from './install.ts';
 import { forgetTemplate, stateDir } from '../rollback-state.ts';
 import type { Command, CommandContext } from './types.ts';
@@ -43,7 +43,7 @@ async function plan(ctx: CommandContext, app: App, purge: boolean): Promise<Plan
   const vms = new Map((await app.admin.listVms()).map((v) => [v.name, v]));
   for (const name of names) {
     const vm = vms.get(name);
-    if (!vm) throw new OrchestratorError('template.not-found', `no such domain: '${safe(name)}'`);
+    if (!vm) throw new OrchestratorError('template.not-found', `no such domain: '${displayLine(name)}'`);
     if (vm.klass !== 'TemplateVM') throw new OrchestratorError('usage', `'${name}' is not a template`);
     if (!flag(args, 'force') && !(await installedTemplate(app.admin, name)).managed) {
       throw new OrchestratorError(

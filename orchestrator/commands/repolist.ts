@@ -5,7 +5,8 @@ import path from 'node:path';
 import { createApp, loadRepos } from '../app.ts';
 import { flag, value, type OptionSpec } from '../cli-args.ts';
 import { withLock } from '../lock.ts';
-import { formatTable, safe } from '../output.ts';
+import { displayLine } from '../../protocol/display-text.ts';
+import { formatTable } from '../output.ts';
 import type { Command } from './types.ts';
 
 const OPTIONS: readonly OptionSpec[] = [
@@ -39,7 +40,9 @@ export const repolistCommand: Command = {
     }
     const rows = [['repo id', 'repo name', ...(all ? ['status'] : [])]];
     for (const r of shown)
-      rows.push([r.id, r.name, ...(all ? [r.enabled ? 'enabled' : 'disabled'] : [])].map(safe));
+      rows.push(
+        [r.id, r.name, ...(all ? [r.enabled ? 'enabled' : 'disabled'] : [])].map((c) => displayLine(c)),
+      );
     ctx.stdout.write(formatTable(rows));
     return 0;
   },

@@ -7,7 +7,7 @@ import { fnmatchcase } from '../../protocol/fnmatch.ts';
 import { createApp, loadRepos } from '../app.ts';
 import { flag, type OptionSpec } from '../cli-args.ts';
 import { listInstalled } from '../installed.ts';
-import { safe } from '../output.ts';
+import { displayLine } from '../../protocol/display-text.ts';
 import { queryRepos } from '../query.ts';
 import { candidates } from '../select.ts';
 import type { Command } from './types.ts';
@@ -122,9 +122,9 @@ export function searchTemplates(
   for (const r of rankTemplates(entries, keywords, all)) {
     if (r.header !== last) {
       last = r.header;
-      out += `=== ${safe(r.header)} ===\n`;
+      out += `=== ${displayLine(r.header)} ===\n`;
     }
-    out += `${safe(r.name)} : ${safe(r.summary)}\n`;
+    out += `${displayLine(r.name)} : ${displayLine(r.summary)}\n`;
   }
   return out;
 }

@@ -8,6 +8,7 @@ import { loadKeyring } from '../keyring.ts';
 import { verifyPackageFile, type PackageVerdict } from '../verify-package.ts';
 import { flag, values } from '../cli-args.ts';
 import { OrchestratorError } from '../errors.ts';
+import { displayLine } from '../../protocol/display-text.ts';
 import type { Command, CommandContext } from './types.ts';
 
 const USAGE = `usage: tmpl verify [--keyring FILE]... [--nogpgcheck] PKG.rpm...
@@ -20,12 +21,15 @@ options:
   -h, --help       show this help
 `;
 
-/** The verdict line, in rpmkeys' words: `PATH: digests signatures OK`. */
+/**
+ * The verdict line, in rpmkeys' words: `PATH: digests signatures OK`. One line whatever the path
+ * or the reason holds: a reason may quote strings of the (unverified) header.
+ */
 export function formatVerdict(v: PackageVerdict): string {
   const what = v.signaturesChecked ? 'digests signatures' : 'digests';
-  if (v.ok) return `${v.path}: ${what} OK`;
-  const reason = v.error === undefined ? '' : ` (${v.error.code}: ${v.error.message.replace(/\s+/g, ' ')})`;
-  return `${v.path}: ${what} NOT OK${reason}`;
+  if (v.ok) return displayLine(`${v.path}: ${what} OK`);
+  const reason = v.error === undefined ? '' : ` (${v.error.code}: ${v.error.message})`;
+  return displayLine(`${v.path}: ${what} NOT OK${reason}`);
 }
 
 /** The command line, from the CLI's own parse (`ctx.args`) or, when called directly, from argv. */
@@ -66,7 +70,7 @@ async function run(ctx: CommandContext): Promise<number> {
   try {
     args = readArgs(ctx);
   } catch (error) {
-    ctx.stderr.write(`tmpl verify: ${(error as Error).message}\n\n${USAGE}`);
+    ctx.stderr.write(`tmpl verify: ${displayLine((error as Error).message)}\n\n${USAGE}`);
     return 2;
   }
   if (args.help) {
@@ -93,7 +97,7 @@ async function run(ctx: CommandContext): Promise<number> {
       path: v.path,
       ok: v.ok,
       signaturesChecked: v.signaturesChecked,
-      ...(v.error ? { error: v.error } : {}),
+      ...(v.error ? { error: { code: v.error.code, message: displayLine(v.error.message) } } : {}),
       ...(v.fingerprint ? { fingerprint: v.fingerprint } : {}),
     }));
     const error = failed[0]?.error && {

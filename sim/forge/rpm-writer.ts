@@ -108,6 +108,8 @@ export interface RpmMutations {
   readonly declaredFileSizes?: Readonly<Record<string, number>>;
   /** PAYLOADDIGEST value instead of the real SHA-256 of the compressed payload. */
   readonly payloadDigest?: string;
+  /** PAYLOADCOMPRESSOR value instead of the compressor's own (the payload is unchanged). */
+  readonly payloadCompressor?: string;
 }
 
 export interface WriteRpmOptions {
@@ -414,7 +416,8 @@ function mainHeader(
   ];
   if (spec.epoch !== undefined) entries.push(h.int32(Tag.EPOCH, [spec.epoch]));
   if (spec.url !== undefined) entries.push(h.string(Tag.URL, spec.url));
-  if (info.tagValue !== null) entries.push(h.string(Tag.PAYLOADCOMPRESSOR, info.tagValue));
+  const compressorTag = m.payloadCompressor ?? info.tagValue;
+  if (compressorTag !== null) entries.push(h.string(Tag.PAYLOADCOMPRESSOR, compressorTag));
   if (spec.preScript !== undefined) {
     entries.push(h.string(Tag.PREIN, spec.preScript), h.string(Tag.PREINPROG, '/bin/sh'));
   }

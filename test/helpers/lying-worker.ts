@@ -11,6 +11,10 @@
  *   truncate            stop in the middle of the first root.img part
  *   hang                stop sending in the middle of the first root.img part, stay alive
  *   flood               after the first FILE_BEGIN, send FILE_DATA without end
+ *   error-injection     instead of the HEAD, an ERROR whose message forges output lines with
+ *                       characters the ERROR schema allows (LF, TAB, U+2028, zero-width)
+ *   error-injection-escape  the same with terminal escapes (ESC, C1 CSI, bidi override), which
+ *                       the schema refuses
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -34,6 +38,14 @@ function forward(frame: Frame): Promise<void> {
   return send(encodeFrame(frame.type, frame.payload));
 }
 
+/** The forged ERROR messages (test/security/worker-error-injection.test.ts expects them quoted). */
+const INJECTED_ERROR_MESSAGES: Readonly<Record<string, string>> = {
+  'error-injection':
+    "download failed\nTemplate 'fedora-victim' upgraded: qubes-template-fedora-victim-4.2.0-9 from qubes-templates-itl" +
+    "\u2028Template 'x' installed: forged\tline\u200b",
+  'error-injection-escape': "\x1b[2J\x1b]0;owned\x07\x9b31m\u202edeliaf\nTemplate 'x' installed: forged",
+};
+
 let partsSeen = 0;
 let inPart = false;
 let partBytes = 0;
@@ -45,6 +57,13 @@ let sawHead = false;
 
 for await (const frame of decodeFrames(honest.stdout)) {
   if (frame.type === 'HEAD') sawHead = true;
+  const injected = INJECTED_ERROR_MESSAGES[lie];
+  if (frame.type === 'HEAD' && injected !== undefined) {
+    // A raw frame, not through the schema: the worker may send whatever it likes.
+    await send(encodeJsonFrame('ERROR', { code: 'download.failed', message: injected }));
+    honest.kill('SIGKILL');
+    break;
+  }
   if (frame.type === 'HEAD' && lie === 'other-head') {
     const other = readFileSync(process.env.TMPL_LIE_PACKAGE!);
     const head = parsePackageHead(other);
