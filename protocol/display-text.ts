@@ -24,7 +24,9 @@ export const TRUNCATION_MARKER = '...[truncated]';
  * surrogates (Cs), line and paragraph separators (Zl, Zp), and the Hangul fillers, which are
  * letters that render as nothing.
  */
-const UNSAFE = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}\u115f\u1160\u3164\uffa0]/u;
+const UNSAFE_CHARS = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}\u115f\u1160\u3164\uffa0]/gu;
+/** The same, and the two characters a quoted line escapes. */
+const UNSAFE_OR_QUOTE_CHARS = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}\u115f\u1160\u3164\uffa0"\\]/gu;
 
 const NAMED_ESCAPES: ReadonlyMap<string, string> = new Map([
   ['\n', '\\n'],
@@ -36,10 +38,9 @@ function hex(n: number, width: number): string {
   return n.toString(16).padStart(width, '0');
 }
 
-/** The visible form of one code point, `quote` also escaping '\' and '"'. */
-function escapeCodePoint(ch: string, quote: boolean): string {
-  if (quote && (ch === '\\' || ch === '"')) return '\\' + ch;
-  if (!UNSAFE.test(ch)) return ch;
+/** The visible form of one code point matched by UNSAFE_OR_QUOTE_CHARS. */
+function escapeCodePoint(ch: string): string {
+  if (ch === '\\' || ch === '"') return '\\' + ch;
   const named = NAMED_ESCAPES.get(ch);
   if (named !== undefined) return named;
   const cp = ch.codePointAt(0)!;
@@ -50,14 +51,35 @@ function escapeCodePoint(ch: string, quote: boolean): string {
 
 /** The escaped text, and whether it had to be cut to fit `max`. */
 function escapeText(text: string, max: number, quote: boolean): { body: string; cut: boolean } {
+  const pattern = quote ? UNSAFE_OR_QUOTE_CHARS : UNSAFE_CHARS;
+  pattern.lastIndex = 0;
+  if (text.length <= max && !pattern.test(text)) return { body: text, cut: false };
   let body = '';
-  // for...of walks code points: a surrogate pair stays whole, an unpaired half comes alone.
-  for (const ch of text) {
-    const piece = escapeCodePoint(ch, quote);
-    if (body.length + piece.length > max) return { body, cut: true };
-    body += piece;
+  let from = 0;
+  /** Appends printable text, as much as fits; false once it did not all fit. */
+  const plain = (end: number): boolean => {
+    const room = max - body.length;
+    if (end - from <= room) {
+      body += text.slice(from, end);
+      return true;
+    }
+    let stop = from + room;
+    // never split a surrogate pair (a lone high surrogate would have matched the pattern)
+    const last = text.charCodeAt(stop - 1);
+    if (stop > from && last >= 0xd800 && last <= 0xdbff) stop -= 1;
+    body += text.slice(from, stop);
+    return false;
+  };
+  pattern.lastIndex = 0;
+  // Each match is one code point (the u flag keeps surrogate pairs whole, unpaired halves alone).
+  for (let m = pattern.exec(text); m !== null; m = pattern.exec(text)) {
+    if (!plain(m.index)) return { body, cut: true };
+    const escaped = escapeCodePoint(m[0]);
+    if (body.length + escaped.length > max) return { body, cut: true };
+    body += escaped;
+    from = m.index + m[0].length;
   }
-  return { body, cut: false };
+  return plain(text.length) ? { body, cut: false } : { body, cut: true };
 }
 
 /**

@@ -9,6 +9,70 @@ import {
 /** Whether a terminal would see anything but printable text (the property both functions keep). */
 const DANGEROUS = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u;
 
+/** A plain reference: one code point at a time, stop before the first piece that does not fit. */
+function reference(text: string, max: number, quote: boolean): string {
+  let body = '';
+  for (const ch of text) {
+    let piece = ch;
+    if (quote && (ch === '\\' || ch === '"')) piece = '\\' + ch;
+    else if (ch === '\n') piece = '\\n';
+    else if (ch === '\r') piece = '\\r';
+    else if (ch === '\t') piece = '\\t';
+    else if (/[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}\u115f\u1160\u3164\uffa0]/u.test(ch)) {
+      const cp = ch.codePointAt(0)!;
+      piece =
+        cp <= 0x9f
+          ? `\\x${cp.toString(16).padStart(2, '0')}`
+          : cp <= 0xffff
+            ? `\\u${cp.toString(16).padStart(4, '0')}`
+            : `\\u{${cp.toString(16)}}`;
+    }
+    if (body.length + piece.length > max)
+      return quote ? `"${body}"${TRUNCATION_MARKER}` : body + TRUNCATION_MARKER;
+    body += piece;
+  }
+  return quote ? `"${body}"` : body;
+}
+
+function prng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Code units drawn mostly from the dangerous classes, with letters, quotes and pairs between. */
+const ALPHABET = [
+  'a',
+  'Z',
+  ' ',
+  '"',
+  '\\',
+  'é',
+  '\x1b',
+  '[',
+  '\x9b',
+  '\x7f',
+  '\n',
+  '\r',
+  '\t',
+  '\u202e',
+  '\u2066',
+  '\u200b',
+  '\u2028',
+  '\ufeff',
+  '\ud83d',
+  '\ude42',
+  '\ud800',
+  '\u3164',
+  '\udb40',
+  '\udc41',
+];
+
 describe('displayLine', () => {
   it('leaves printable ASCII and non-ASCII letters unchanged', () => {
     expect(displayLine("Template 'fedora-42' : A | b \\ c")).toBe("Template 'fedora-42' : A | b \\ c");
@@ -83,6 +147,20 @@ describe('displayLine', () => {
     const out = displayLine(all, 10 * all.length);
     expect(DANGEROUS.test(out)).toBe(false);
     expect(out).not.toContain(TRUNCATION_MARKER);
+  });
+});
+
+describe('displayLine and quotedLine against a one-code-point-at-a-time reference', () => {
+  it('agree on 20000 generated strings and maxima', () => {
+    const random = prng(8);
+    for (let n = 0; n < 20_000; n++) {
+      let text = '';
+      const length = Math.floor(random() * 24);
+      for (let i = 0; i < length; i++) text += ALPHABET[Math.floor(random() * ALPHABET.length)]!;
+      const max = Math.floor(random() * 40);
+      expect(displayLine(text, max), JSON.stringify([text, max])).toBe(reference(text, max, false));
+      expect(quotedLine(text, max), JSON.stringify([text, max])).toBe(reference(text, max, true));
+    }
   });
 });
 
