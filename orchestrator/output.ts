@@ -1,4 +1,6 @@
 /** Output helpers: tables as qvm-template prints them (`column -t`), and terminal-safe text. */
+import type { Writable } from 'node:stream';
+import type { QueryWarning } from '../protocol/messages.ts';
 
 /** Control characters and escape sequences never reach a terminal. */
 export function safe(text: string): string {
@@ -20,4 +22,22 @@ export function formatTable(rows: readonly (readonly string[])[]): string {
     )
     .map((line) => line + '\n')
     .join('');
+}
+
+/**
+ * The worker's warnings (repository entries it skipped) as stderr lines: the stable code, the
+ * repository, and the worker's text as one quoted line. With --json they go into the JSON
+ * object instead.
+ */
+export function reportQueryWarnings(
+  stderr: Writable,
+  json: boolean,
+  warnings: readonly QueryWarning[],
+): void {
+  if (json) return;
+  for (const w of warnings) {
+    stderr.write(
+      `tmpl: warning [${safe(w.code)}]: repository ${safe(w.repoid)}: ${safe(JSON.stringify(w.message))}\n`,
+    );
+  }
 }
