@@ -10,11 +10,20 @@
  *       <location href= [xml:base=]/> <format> <rpm:license/> … </format>
  *     </package> …
  *   </metadata>
+ *
+ * One odd entry must not take the repository down (qvm-template, which hands primary.xml to
+ * dnf, lists nothing when one entry breaks its parser): a well-formed package entry whose fields
+ * break our rules (an over-long or badly formed name, version or href, an epoch out of range, a
+ * duplicate or missing field) is skipped and reported through `onSkip`, and every other entry is
+ * kept. What is not an entry problem still refuses the whole document: malformed XML, a DTD, an
+ * element other than <package> below the root, a package count that lies, and (in readPrimary) a
+ * size or checksum that does not match repomd.xml.
  */
 import {
   MAX_EPOCH,
   MAX_NAME_LENGTH,
   MAX_VERSION_LENGTH,
+  PACKAGE_NAME_PATTERN,
   ParseError,
   TEMPLATE_PACKAGE_PREFIX,
 } from '../protocol/index.ts';
@@ -49,7 +58,9 @@ export type PrimaryErrorCode =
   | 'primary.number'
   | 'primary.checksum-type'
   | 'primary.checksum-value'
-  | 'primary.href';
+  | 'primary.href'
+  /** Not thrown: the last query warning when more entries were skipped than a query carries. */
+  | 'primary.more-skipped';
 
 /** Largest compressed primary file accepted (Fedora's full primary.xml.zst is ~15 MiB). */
 export const MAX_PRIMARY_COMPRESSED_BYTES = 64 * 1024 * 1024;
@@ -57,7 +68,10 @@ export const MAX_PRIMARY_COMPRESSED_BYTES = 64 * 1024 * 1024;
 export const MAX_PRIMARY_XML_BYTES = 256 * 1024 * 1024;
 /** Most packages in one primary.xml (Fedora's biggest repositories hold ~80 000). */
 export const MAX_PRIMARY_PACKAGES = 500_000;
-/** Longest text kept from one field (the description is the long one). */
+/**
+ * Longest text kept from one field. A longer description is cut here and marked truncated (the
+ * listing shows it cut, with a marker); any other field longer than this skips its entry.
+ */
 export const MAX_PRIMARY_FIELD_LENGTH = 64 * 1024;
 /** Longest arch accepted (rpm arches are short words like noarch, x86_64). */
 const MAX_ARCH_LENGTH = 64;
@@ -80,6 +94,8 @@ export interface PrimaryPackage {
   readonly url: string;
   readonly summary: string;
   readonly description: string;
+  /** Set when the description was longer than MAX_PRIMARY_FIELD_LENGTH and was cut. */
+  readonly descriptionTruncated?: true;
   /** Relative to the repository base URL (or an absolute URL when allowed). */
   readonly locationHref: string;
   /** xml:base of the location, when allowed and present. */
@@ -87,9 +103,21 @@ export interface PrimaryPackage {
   readonly checksum: MetadataChecksum;
 }
 
+/** A template package entry left out of the listing, and why. */
+export interface PrimarySkip {
+  readonly code: PrimaryErrorCode;
+  readonly message: string;
+  /** Byte offset of the entry's <package> element. */
+  readonly offset: number;
+  /** untrusted: the entry's name, when it is an rpm package name. */
+  readonly name?: string;
+}
+
 export interface PrimaryOptions {
-  /** Accept absolute http(s) package locations and xml:base (default: refused). */
+  /** Accept absolute http(s) package locations and xml:base (default: such entries are skipped). */
   readonly allowAbsoluteHrefs?: boolean;
+  /** Told about every template package entry that is skipped, in document order. */
+  readonly onSkip?: (skip: PrimarySkip) => void;
 }
 
 /** The package-level elements whose text or attributes we keep; everything else is skipped. */
@@ -102,6 +130,9 @@ interface Collected {
   readonly texts: Map<string, string>;
   readonly attributes: Map<string, ReadonlyMap<string, string>>;
   license?: string;
+  descriptionTruncated?: true;
+  /** The first rule the entry broke while it was read; it is skipped when it is a template. */
+  problem?: { readonly code: PrimaryErrorCode; readonly message: string };
 }
 
 function readNumberAttribute(
@@ -118,15 +149,22 @@ function readNumberAttribute(
   return Number(text);
 }
 
+/**
+ * The entry as a template package, or undefined for another package (not ours to judge: it is
+ * ignored whatever its fields). Throws ParseError ('primary.*') for a template entry that breaks a
+ * rule; the caller skips that entry.
+ */
 function toPackage(c: Collected, repoid: string, options: PrimaryOptions): PrimaryPackage | undefined {
+  const named = c.texts.get('name');
+  if (named !== undefined && !named.startsWith(TEMPLATE_PACKAGE_PREFIX)) return undefined;
+  if (c.problem !== undefined) throw new ParseError(c.problem.code, c.problem.message, c.offset);
   for (const field of REQUIRED) {
     if (!c.texts.has(field) && !c.attributes.has(field)) {
       throw new ParseError('primary.missing', `package without ${field}`, c.offset);
     }
   }
-  const name = c.texts.get('name') ?? '';
-  if (!name.startsWith(TEMPLATE_PACKAGE_PREFIX)) return undefined;
-  if (name.length > MAX_NAME_LENGTH || !/^[A-Za-z0-9_+][A-Za-z0-9_.+-]*$/.test(name)) {
+  const name = named ?? '';
+  if (name.length > MAX_NAME_LENGTH || !PACKAGE_NAME_PATTERN.test(name)) {
     throw new ParseError('primary.name', 'package name is not an rpm name', c.offset);
   }
   const arch = c.texts.get('arch') ?? '';
@@ -180,6 +218,7 @@ function toPackage(c: Collected, repoid: string, options: PrimaryOptions): Prima
     url: c.texts.get('url') ?? '',
     summary: c.texts.get('summary') ?? '',
     description: c.texts.get('description') ?? '',
+    ...(c.descriptionTruncated ? { descriptionTruncated: true as const } : {}),
     locationHref: checkHref(href, 'primary.href', c.offset, { allowAbsoluteUrl }),
     ...(base !== undefined
       ? { locationBase: checkHref(base, 'primary.href', c.offset, { allowAbsoluteUrl }) }
@@ -188,9 +227,29 @@ function toPackage(c: Collected, repoid: string, options: PrimaryOptions): Prima
   };
 }
 
+/** Settles one entry: its package, or undefined after telling onSkip why it was left out. */
+function settleEntry(c: Collected, repoid: string, options: PrimaryOptions): PrimaryPackage | undefined {
+  try {
+    return toPackage(c, repoid, options);
+  } catch (error) {
+    if (!(error instanceof ParseError)) throw error;
+    const name = c.texts.get('name');
+    options.onSkip?.({
+      code: error.code as PrimaryErrorCode,
+      message: error.message,
+      offset: c.offset,
+      ...(name !== undefined && name.length <= MAX_NAME_LENGTH && PACKAGE_NAME_PATTERN.test(name)
+        ? { name }
+        : {}),
+    });
+    return undefined;
+  }
+}
+
 /**
  * Reads decompressed primary.xml bytes (untrusted) and returns its template packages in
- * document order. Throws ParseError ('primary.*', 'xml.*').
+ * document order; template entries that break a rule are skipped and told to `onSkip`.
+ * Throws ParseError ('primary.*', 'xml.*') when the document itself is refused.
  */
 export function parsePrimaryXml(
   xml: Uint8Array,
@@ -243,12 +302,17 @@ export function parsePrimaryXml(
       }
       if (current === undefined) return;
       if (textTarget !== undefined) {
-        throw new ParseError('primary.unknown-element', `element ${name} inside ${textTarget}`, offset);
+        current.problem ??= {
+          code: 'primary.unknown-element',
+          message: `element ${name} inside ${textTarget}`,
+        };
+        return;
       }
       if (depth === 3) {
         if (current.texts.has(name) || current.attributes.has(name)) {
           if (TEXT_FIELDS.has(name) || ATTRIBUTE_FIELDS.has(name)) {
-            throw new ParseError('primary.duplicate', `two ${name} in one package`, offset);
+            current.problem ??= { code: 'primary.duplicate', message: `two ${name} in one package` };
+            return;
           }
         }
         if (ATTRIBUTE_FIELDS.has(name)) current.attributes.set(name, attributes);
@@ -257,20 +321,29 @@ export function parsePrimaryXml(
           text = '';
         }
       } else if (depth === 4 && path[1] === 'format' && name === 'rpm:license') {
-        if (current.license !== undefined)
-          throw new ParseError('primary.duplicate', 'two rpm:license', offset);
+        if (current.license !== undefined) {
+          current.problem ??= { code: 'primary.duplicate', message: 'two rpm:license' };
+          return;
+        }
         textTarget = 'rpm:license';
         text = '';
       }
     },
     text(piece) {
-      if (textTarget === undefined) return;
-      if (text.length + piece.length > MAX_PRIMARY_FIELD_LENGTH) {
-        throw new ParseError(
-          'primary.field-too-long',
-          `${textTarget} longer than ${MAX_PRIMARY_FIELD_LENGTH}`,
-          current?.offset ?? 0,
-        );
+      if (textTarget === undefined || current === undefined) return;
+      const room = MAX_PRIMARY_FIELD_LENGTH - text.length;
+      if (piece.length > room) {
+        // Only the first MAX_PRIMARY_FIELD_LENGTH characters are ever held.
+        if (textTarget === 'description') {
+          text += piece.slice(0, room);
+          current.descriptionTruncated = true;
+        } else {
+          current.problem ??= {
+            code: 'primary.field-too-long',
+            message: `${textTarget} longer than ${MAX_PRIMARY_FIELD_LENGTH}`,
+          };
+        }
+        return;
       }
       text += piece;
     },
@@ -284,7 +357,7 @@ export function parsePrimaryXml(
         textTarget = undefined;
       }
       if (depth === 1 && current !== undefined) {
-        const pkg = toPackage(current, repoid, options);
+        const pkg = settleEntry(current, repoid, options);
         if (pkg !== undefined) packages.push(pkg);
         current = undefined;
       }

@@ -7,11 +7,17 @@
 import * as openpgp from 'openpgp';
 import type { Logger } from 'pino';
 import { ParseError } from '../protocol/errors.ts';
+import { MAX_QUERY_WARNINGS } from '../protocol/limits.ts';
 import type { RepoConfig } from '../protocol/messages.ts';
 import { HttpError, WorkerError } from './errors.ts';
 import { fetchBytes, type HttpFetchOptions } from './http-fetch.ts';
 import { checkRepomdAgainstMetalink, MAX_METALINK_BYTES, parseMetalink } from './metalink.ts';
-import { MAX_PRIMARY_COMPRESSED_BYTES, readPrimary, type PrimaryPackage } from './primary.ts';
+import {
+  MAX_PRIMARY_COMPRESSED_BYTES,
+  readPrimary,
+  type PrimaryPackage,
+  type PrimarySkip,
+} from './primary.ts';
 import {
   findRepomdData,
   MAX_REPOMD_BYTES,
@@ -43,7 +49,14 @@ export interface LoadedRepository {
   readonly bases: readonly string[];
   readonly repomd: Repomd;
   readonly packages: readonly PrimaryPackage[];
+  /** The first MAX_SKIPS_KEPT template entries skipped, in document order. */
+  readonly skipped: readonly PrimarySkip[];
+  /** How many template entries were skipped in all. */
+  readonly skippedCount: number;
 }
+
+/** Skipped entries remembered per repository (a query carries at most MAX_QUERY_WARNINGS). */
+export const MAX_SKIPS_KEPT = MAX_QUERY_WARNINGS;
 
 /** dnf's variable substitution for the variables a template repository uses. */
 export function substituteVariables(text: string, releasever: string): string {
@@ -195,8 +208,17 @@ export async function loadRepository(repo: RepoConfig, ctx: RepoContext): Promis
   // A mirror whose primary file is corrupt or out of date is skipped, as librepo does; the
   // checksum comes from the (verified) repomd.xml, so any mirror's bytes are as good.
   let packages: PrimaryPackage[] | undefined;
+  let skipped: PrimarySkip[] = [];
+  let skippedCount = 0;
   let lastError: unknown;
   for (const base of bases) {
+    // What a refused mirror's file skipped does not count.
+    skipped = [];
+    skippedCount = 0;
+    const onSkip = (skip: PrimarySkip): void => {
+      skippedCount++;
+      if (skipped.length < MAX_SKIPS_KEPT) skipped.push(skip);
+    };
     try {
       const primaryBytes = await fetchBytes(
         {
@@ -206,7 +228,7 @@ export async function loadRepository(repo: RepoConfig, ctx: RepoContext): Promis
         },
         httpOptions(repo, ctx),
       );
-      packages = await readPrimary(primaryBytes, entry, repo.id);
+      packages = await readPrimary(primaryBytes, entry, repo.id, { onSkip });
       break;
     } catch (error) {
       const skippable =
@@ -218,8 +240,11 @@ export async function loadRepository(repo: RepoConfig, ctx: RepoContext): Promis
     }
   }
   if (packages === undefined) throw lastError;
-  ctx.logger.info({ repo: repo.id, base: bases[0], packages: packages.length }, 'repository loaded');
-  return { config: repo, bases, repomd, packages };
+  ctx.logger.info(
+    { repo: repo.id, base: bases[0], packages: packages.length, skipped: skippedCount },
+    'repository loaded',
+  );
+  return { config: repo, bases, repomd, packages, skipped, skippedCount };
 }
 
 /** The package's URLs on every mirror, the one that served repomd.xml first. */

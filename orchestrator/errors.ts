@@ -32,6 +32,7 @@ export type OrchestratorErrorCode =
   | 'pool.no-space'
   | 'template.not-found'
   | 'template.not-managed'
+  | 'template.name-taken'
   | 'template.conf'
   | 'template.post-install'
   | 'template.rollback'

@@ -6,7 +6,9 @@
  * compared segment by segment.
  */
 import { ParseError } from './errors.ts';
-import { MAX_VERSION_LENGTH } from './limits.ts';
+import { MAX_EPOCH, MAX_VERSION_LENGTH } from './limits.ts';
+
+export { MAX_EPOCH };
 
 export type EvrErrorCode =
   | 'evr.empty'
@@ -22,9 +24,8 @@ export type EvrErrorCode =
  * release are each bounded by MAX_VERSION_LENGTH (protocol/limits.ts), as in worker messages.
  */
 export const MAX_EVR_LENGTH = 512;
-/** rpm stores EPOCH as an int32 tag; more digits than this cannot be a real epoch. */
+/** More digits than this cannot be a real epoch (MAX_EPOCH, 4294967295, has 10). */
 export const MAX_EPOCH_DIGITS = 10;
-export const MAX_EPOCH = 0x7fff_ffff;
 
 export interface Evr {
   readonly epoch: number;

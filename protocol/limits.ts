@@ -46,12 +46,24 @@ export const MAX_METADATA_FILES = 10_000;
 /** Length of an installed file path. */
 export const MAX_FILE_PATH_LENGTH = 4096;
 
+/**
+ * Largest epoch: rpm stores EPOCH (tag 1003) as an RPM_INT32_TYPE and reads it back unsigned
+ * (rpmtdGetNumber returns the uint32_t; headerGetNumber widens it to uint64_t), so every value
+ * up to 2^32-1 is an epoch rpm installs, lists and compares.
+ */
+export const MAX_EPOCH = 0xffff_ffff;
+
 /** Field lengths of a package listing (characters). */
 export const MAX_NAME_LENGTH = 200;
 export const MAX_VERSION_LENGTH = 128;
 export const MAX_LICENSE_LENGTH = 1024;
 export const MAX_SUMMARY_LENGTH = 1024;
 export const MAX_DESCRIPTION_LENGTH = 16 * KiB;
+
+/** Warnings in one QUERY_RESULT (repository entries skipped); more are summed up in the last one. */
+export const MAX_QUERY_WARNINGS = 100;
+/** Length of one warning's message. */
+export const MAX_WARNING_MESSAGE_LENGTH = 1024;
 
 /** Length of an error message and of an error code in an ERROR frame. */
 export const MAX_ERROR_MESSAGE_LENGTH = 4096;

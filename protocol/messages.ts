@@ -18,6 +18,7 @@ import {
   MAX_BYTE_COUNT,
   MAX_CA_BUNDLE_LENGTH,
   MAX_DESCRIPTION_LENGTH,
+  MAX_EPOCH,
   MAX_ERROR_CODE_LENGTH,
   MAX_ERROR_MESSAGE_LENGTH,
   MAX_FILE_PATH_LENGTH,
@@ -26,10 +27,12 @@ import {
   MAX_METADATA_FILES,
   MAX_NAME_LENGTH,
   MAX_QUERY_PACKAGES,
+  MAX_QUERY_WARNINGS,
   MAX_REPOS,
   MAX_SUMMARY_LENGTH,
   MAX_URL_LENGTH,
   MAX_VERSION_LENGTH,
+  MAX_WARNING_MESSAGE_LENGTH,
 } from './limits.ts';
 
 export type MessageCodes = 'message.json' | 'message.schema';
@@ -102,7 +105,7 @@ const packageName = z
   .min(1)
   .max(MAX_NAME_LENGTH)
   .regex(PACKAGE_NAME_PATTERN, 'not an rpm package name');
-const epoch = z.number().int().min(0).max(0x7fffffff);
+const epoch = z.number().int().min(0).max(MAX_EPOCH);
 const version = z.string().min(1).max(MAX_VERSION_LENGTH).regex(VERSION_PATTERN, 'not an rpm version');
 const filePath = text(MAX_FILE_PATH_LENGTH, { min: 2 }).refine(
   (p) => p.startsWith('/') && !p.split('/').some((part) => part === '..' || part === '.'),
@@ -264,9 +267,24 @@ export const PackageListingSchema = z
   })
   .strict();
 
+/**
+ * A repository entry the worker skipped (a well-formed package entry whose fields break the
+ * rules: an over-long version, a bad name, ...) or another condition worth telling the user.
+ * `package` is the entry's name when it is a valid package name.
+ */
+export const QueryWarningSchema = z
+  .object({
+    code: z.string().max(MAX_ERROR_CODE_LENGTH).regex(ERROR_CODE_PATTERN, 'not an error code'),
+    repoid: repoId,
+    message: text(MAX_WARNING_MESSAGE_LENGTH),
+    package: packageName.optional(),
+  })
+  .strict();
+
 export const QueryResultSchema = z
   .object({
     packages: z.array(PackageListingSchema).max(MAX_QUERY_PACKAGES),
+    warnings: z.array(QueryWarningSchema).max(MAX_QUERY_WARNINGS).optional(),
   })
   .strict();
 
@@ -327,6 +345,7 @@ export type Hello = z.infer<typeof HelloSchema>;
 export type Progress = z.infer<typeof ProgressSchema>;
 export type PackageListing = z.infer<typeof PackageListingSchema>;
 export type QueryResult = z.infer<typeof QueryResultSchema>;
+export type QueryWarning = z.infer<typeof QueryWarningSchema>;
 export type PackageIdentity = z.infer<typeof PackageIdentitySchema>;
 export type FileAnnouncement = z.infer<typeof FileAnnouncementSchema>;
 export type Metadata = z.infer<typeof MetadataSchema>;

@@ -24,6 +24,8 @@ export interface ScenarioOptions {
   readonly repoGpgcheck?: boolean;
   readonly dir?: string;
   readonly key?: SigningKey;
+  /** Raw <package> entries added to primary.xml (sim/forge/repository.ts hostilePrimaryEntry). */
+  readonly extraPrimaryEntries?: readonly string[];
 }
 
 export interface Scenario {
@@ -69,6 +71,7 @@ export async function createScenario(options: ScenarioOptions): Promise<Scenario
       dir: repoDir,
       packages: packages.map((p) => p.path),
       ...(signed ? { signingKey: key } : {}),
+      ...(options.extraPrimaryEntries ? { extraPrimaryEntries: options.extraPrimaryEntries } : {}),
     });
     return made;
   };

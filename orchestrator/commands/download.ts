@@ -8,6 +8,8 @@ import { withLock } from '../lock.ts';
 import { queryRepos } from '../query.ts';
 import { candidates, matching, select } from '../select.ts';
 import { displayLine } from '../../protocol/display-text.ts';
+import { reportQueryWarnings } from '../output.ts';
+import type { QueryWarning } from '../../protocol/messages.ts';
 import type { Command } from './types.ts';
 
 /** Packages downloaded at once, each through its own worker. */
@@ -35,9 +37,13 @@ export const downloadCommand: Command = {
     const dir = value(args, 'downloaddir') ?? '.';
     if (args.positionals.length === 0)
       throw new OrchestratorError('usage', 'download: at least one template is required');
+    let warnings: readonly QueryWarning[] = [];
     const results = await withLock(app.lockFile, async () => {
       const repos = await loadRepos(app, args);
-      const listing = candidates(await queryRepos(app, repos.worker));
+      const query = await queryRepos(app, repos.worker);
+      warnings = query.warnings;
+      reportQueryWarnings(ctx.stderr, flag(args, 'json'), warnings);
+      const listing = candidates(query.packages);
       const chosen = args.positionals.map((spec) => {
         const c = select(matching(spec, listing), 'install');
         if (!c)
@@ -64,7 +70,7 @@ export const downloadCommand: Command = {
       );
     });
     if (flag(args, 'json'))
-      ctx.stdout.write(JSON.stringify({ command: 'download', ok: true, packages: results }) + '\n');
+      ctx.stdout.write(JSON.stringify({ command: 'download', ok: true, packages: results, warnings }) + '\n');
     else for (const r of results) ctx.stdout.write(`${r.path}\n`);
     return 0;
   },

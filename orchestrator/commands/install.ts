@@ -16,6 +16,8 @@ import { queryRepos } from '../query.ts';
 import PQueue from 'p-queue';
 import { candidates, matching, select, type Candidate } from '../select.ts';
 import { displayLine } from '../../protocol/display-text.ts';
+import { reportQueryWarnings } from '../output.ts';
+import type { QueryWarning } from '../../protocol/messages.ts';
 import { progressMode, progressSink } from '../progress.ts';
 import { checkRollback, recordInstalled, stateDir } from '../rollback-state.ts';
 import type { Command, CommandContext } from './types.ts';
@@ -87,7 +89,7 @@ async function runInstall(
   ctx: CommandContext,
   args: ParsedArgs,
   mode: InstallMode,
-): Promise<TemplateOutcome[]> {
+): Promise<{ outcomes: TemplateOutcome[]; warnings: readonly QueryWarning[] }> {
   const app = createApp(args, ctx.env);
   const specs = args.positionals;
   if (specs.length === 0) throw new OrchestratorError('usage', `${mode}: at least one template is required`);
@@ -123,7 +125,8 @@ async function runInstall(
     releasever: app.releasever,
     ...(app.idleTimeoutMs ? { idleTimeoutMs: app.idleTimeoutMs } : {}),
   };
-  return withLock(app.lockFile, async () => {
+  let warnings: readonly QueryWarning[] = [];
+  const done = await withLock(app.lockFile, async () => {
     const outcomes: TemplateOutcome[] = [];
     const files = specs.filter((s) => s.endsWith('.rpm'));
     const named = specs.filter((s) => !s.endsWith('.rpm'));
@@ -132,12 +135,20 @@ async function runInstall(
       const keys = nogpgcheck
         ? []
         : await loadKeyring(keyrings.length > 0 ? keyrings : [defaultKeyring(app.releasever)]);
+      // The worker checks the package with the same keys the orchestrator verifies it with.
+      const armored = keys.map((key) => key.armor());
       const result = await installTemplate(
         ictx,
         {
           kind: 'file',
           path: file,
-          repo: { id: 'commandline', baseurls: [], gpgcheck: !nogpgcheck, repoGpgcheck: false, keys: [] },
+          repo: {
+            id: 'commandline',
+            baseurls: [],
+            gpgcheck: !nogpgcheck,
+            repoGpgcheck: false,
+            keys: armored,
+          },
         },
         { ...common, keys },
       );
@@ -162,7 +173,10 @@ async function runInstall(
       return taken;
     };
     try {
-      const listing = candidates(await queryRepos(app, repos.worker));
+      const query = await queryRepos(app, repos.worker);
+      warnings = query.warnings;
+      reportQueryWarnings(ctx.stderr, app.json, warnings);
+      const listing = candidates(query.packages);
       // Plan every template first (one confirmation for all), then install them concurrently,
       // each through its own worker.
       const planned: { name: string; chosen: Candidate }[] = [];
@@ -178,6 +192,14 @@ async function runInstall(
           let installed;
           if (existingVms.has(name)) {
             installed = await installedTemplate(app.admin, name);
+            // Only the template that package made is "already installed": any other VM of that
+            // name (dom0, sys-net, a template made by hand or renamed) is not this template.
+            if (!installed.managed && mode === 'install') {
+              throw new OrchestratorError(
+                'template.name-taken',
+                `Template '${name}' cannot be installed: a VM of that name exists and is not that template`,
+              );
+            }
             if (mode === 'install') {
               slots.push({
                 template: name,
@@ -268,6 +290,7 @@ async function runInstall(
         );
     }
   });
+  return { outcomes: done, warnings };
 }
 
 async function record(state: string, result: InstallResult, mode: InstallMode): Promise<void> {
@@ -300,9 +323,9 @@ function installCommand(mode: InstallMode, summary: string): Command {
     usage: `tmpl ${mode} [OPTIONS] TEMPLATESPEC|PKG.rpm...`,
     async run(ctx) {
       const args = ctx.args!;
-      const outcomes = await runInstall(ctx, args, mode);
+      const { outcomes, warnings } = await runInstall(ctx, args, mode);
       if (flag(args, 'json')) {
-        ctx.stdout.write(JSON.stringify({ command: mode, ok: true, templates: outcomes }) + '\n');
+        ctx.stdout.write(JSON.stringify({ command: mode, ok: true, templates: outcomes, warnings }) + '\n');
       } else {
         for (const o of outcomes) {
           // package and evr come from a header that a hostile packager may have signed

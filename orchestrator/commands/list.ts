@@ -10,7 +10,8 @@ import { OrchestratorError } from '../errors.ts';
 import { listInstalled, type InstalledTemplate } from '../installed.ts';
 import { displayLine } from '../../protocol/display-text.ts';
 import { MAX_DESCRIPTION_LENGTH } from '../../protocol/limits.ts';
-import { formatTable } from '../output.ts';
+import { formatTable, reportQueryWarnings } from '../output.ts';
+import type { QueryWarning } from '../../protocol/messages.ts';
 import { queryRepos } from '../query.ts';
 import { candidates, compareCandidates, matching, type Candidate } from '../select.ts';
 import { matchesSpec } from '../../protocol/spec-match.ts';
@@ -106,7 +107,10 @@ async function diskUtilization(admin: AdminClient, vm: string): Promise<number> 
   return total;
 }
 
-async function collect(ctx: CommandContext, command: 'list' | 'info'): Promise<Row[]> {
+async function collect(
+  ctx: CommandContext,
+  command: 'list' | 'info',
+): Promise<{ rows: Row[]; warnings: readonly QueryWarning[] }> {
   const args = ctx.args!;
   const app = createApp(args, ctx.env);
   let all = flag(args, 'all');
@@ -120,10 +124,17 @@ async function collect(ctx: CommandContext, command: 'list' | 'info'): Promise<R
     specs.length === 0 || specs.some((s) => matchesSpec(s, { name, ...evr }));
 
   let remote: Candidate[] = [];
+  let warnings: readonly QueryWarning[] = [];
   if (all || available || extras || upgrades) {
     const repos = await loadRepos(app, args);
     for (const warning of repos.warnings) app.log.warn(warning);
-    remote = candidates(await queryRepos(app, repos.worker));
+    const query = await queryRepos(app, repos.worker);
+    // On stderr at once in human mode (also when nothing is left to list); in --json's object.
+    warnings = query.warnings;
+    const envelope =
+      flag(args, 'json') && !flag(args, 'machine-readable') && !flag(args, 'machine-readable-json');
+    reportQueryWarnings(ctx.stderr, envelope, warnings);
+    remote = candidates(query.packages);
     if (specs.length > 0) remote = [...new Set(specs.flatMap((s) => matching(s, remote)))];
     if (!flag(args, 'all-versions')) remote = latestOnly(remote);
     remote.sort((a, b) => a.templateName.localeCompare(b.templateName) || compareCandidates(a, b));
@@ -151,7 +162,7 @@ async function collect(ctx: CommandContext, command: 'list' | 'info'): Promise<R
     }
   }
   if (rows.length === 0) throw new OrchestratorError('template.not-found', 'No matching templates to list');
-  return rows;
+  return { rows, warnings };
 }
 
 function groups(rows: readonly Row[]): [Status, Row[]][] {
@@ -190,7 +201,11 @@ function infoJson(row: Row, replaceNewline: boolean): Record<string, string> {
   };
 }
 
-function render(command: 'list' | 'info', rows: readonly Row[], ctx: CommandContext): string {
+function render(
+  command: 'list' | 'info',
+  { rows, warnings }: { rows: readonly Row[]; warnings: readonly QueryWarning[] },
+  ctx: CommandContext,
+): string {
   const args = ctx.args!;
   if (flag(args, 'machine-readable')) {
     // A '|' inside a field would shift every later field (qvm-template prints it as is): it is
@@ -212,7 +227,7 @@ function render(command: 'list' | 'info', rows: readonly Row[], ctx: CommandCont
     }
     // --machine-readable-json is qvm-template's object; --json adds tmpl's envelope around it.
     if (flag(args, 'json') && !flag(args, 'machine-readable-json'))
-      return JSON.stringify({ command, ok: true, ...out }) + '\n';
+      return JSON.stringify({ command, ok: true, ...out, warnings }) + '\n';
     return JSON.stringify(out) + '\n';
   }
   let text = '';

@@ -8,6 +8,7 @@ import { createApp, loadRepos } from '../app.ts';
 import { flag, type OptionSpec } from '../cli-args.ts';
 import { listInstalled } from '../installed.ts';
 import { displayLine } from '../../protocol/display-text.ts';
+import { reportQueryWarnings } from '../output.ts';
 import { queryRepos } from '../query.ts';
 import { candidates } from '../select.ts';
 import type { Command } from './types.ts';
@@ -140,7 +141,9 @@ export const searchCommand: Command = {
     const args = ctx.args!;
     const app = createApp(args, ctx.env);
     const repos = await loadRepos(app, args);
-    const remote: Entry[] = candidates(await queryRepos(app, repos.worker)).map((c) => ({
+    const query = await queryRepos(app, repos.worker);
+    reportQueryWarnings(ctx.stderr, flag(args, 'json'), query.warnings);
+    const remote: Entry[] = candidates(query.packages).map((c) => ({
       ...c,
       name: c.templateName,
     }));
@@ -156,7 +159,9 @@ export const searchCommand: Command = {
     const entries = [...latest.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     if (flag(args, 'json')) {
       const results = rankTemplates(entries, args.positionals, flag(args, 'all'));
-      ctx.stdout.write(JSON.stringify({ command: 'search', ok: true, results }) + '\n');
+      ctx.stdout.write(
+        JSON.stringify({ command: 'search', ok: true, results, warnings: query.warnings }) + '\n',
+      );
     } else {
       ctx.stdout.write(searchTemplates(entries, args.positionals, flag(args, 'all')));
     }

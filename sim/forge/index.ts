@@ -25,8 +25,13 @@ export type {
 } from './rpm-writer.ts';
 export { forgeTemplate, TEMPLATES_DIR, DEFAULT_PART_SIZE } from './template.ts';
 export type { ForgeTemplateOptions, ForgedTemplate, TemplateMutations } from './template.ts';
-export { forgeRepository } from './repository.ts';
-export type { ForgeRepositoryOptions, ForgedRepository, MetadataCompression } from './repository.ts';
+export { forgeRepository, hostilePrimaryEntry } from './repository.ts';
+export type {
+  ForgeRepositoryOptions,
+  ForgedRepository,
+  HostileEntryOptions,
+  MetadataCompression,
+} from './repository.ts';
 export { FORGE_COMPRESSORS, COMPRESSORS } from './payload-compressor.ts';
 export type { ForgeCompressor } from './payload-compressor.ts';
 export { blockExtents, seededBytes, writeSparseImage } from './image-source.ts';

@@ -28,6 +28,46 @@ export interface ForgeRepositoryOptions {
   readonly primaryCompression?: MetadataCompression;
   /** Base URLs of the repository on each mirror. */
   readonly metalink?: { readonly mirrors: readonly string[] };
+  /**
+   * Raw <package> entries appended to primary.xml (and counted in packages="N"), e.g. from
+   * hostilePrimaryEntry: what a hostile or careless packager's metadata can hold.
+   */
+  readonly extraPrimaryEntries?: readonly string[];
+}
+
+export interface HostileEntryOptions {
+  readonly name: string;
+  readonly epoch?: string;
+  readonly version?: string;
+  readonly release?: string;
+  readonly description?: string;
+}
+
+/**
+ * A well-formed primary.xml package entry with the given (unescaped, possibly rule-breaking)
+ * fields; its location names a package that does not exist. Attribute values and text are
+ * XML-escaped, so the document stays well-formed whatever they hold.
+ */
+export function hostilePrimaryEntry(o: HostileEntryOptions): string {
+  const href = `${o.name}.noarch.rpm`;
+  return [
+    '<package type="rpm">',
+    `  <name>${xml(o.name)}</name>`,
+    '  <arch>noarch</arch>',
+    `  <version epoch="${xml(o.epoch ?? '0')}" ver="${xml(o.version ?? '1.0')}" rel="${xml(o.release ?? '1')}"/>`,
+    `  <checksum type="sha256" pkgid="YES">${'0'.repeat(64)}</checksum>`,
+    '  <summary>A hostile entry</summary>',
+    `  <description>${xml(o.description ?? 'A hostile entry.')}</description>`,
+    '  <packager></packager>',
+    '  <url></url>',
+    '  <time file="1767225600" build="1767225600"/>',
+    '  <size package="1024" installed="0" archive="0"/>',
+    `  <location href="${xml(href)}"/>`,
+    '  <format>',
+    '    <rpm:license>GPL-2.0-or-later</rpm:license>',
+    '  </format>',
+    '</package>',
+  ].join('\n');
 }
 
 export interface ForgedRepository {
@@ -164,14 +204,17 @@ function primaryPackage(p: PackageMeta): string {
   ].join('\n');
 }
 
-function documents(metas: PackageMeta[]): Record<'primary' | 'filelists' | 'other', string> {
+function documents(
+  metas: PackageMeta[],
+  extraPrimary: readonly string[],
+): Record<'primary' | 'filelists' | 'other', string> {
   const head = '<?xml version="1.0" encoding="UTF-8"?>\n';
   const n = metas.length;
   return {
     primary:
       head +
-      `<metadata xmlns="http://linux.duke.edu/metadata/common" xmlns:rpm="http://linux.duke.edu/metadata/rpm" packages="${n}">\n` +
-      metas.map(primaryPackage).join('\n') +
+      `<metadata xmlns="http://linux.duke.edu/metadata/common" xmlns:rpm="http://linux.duke.edu/metadata/rpm" packages="${n + extraPrimary.length}">\n` +
+      [...metas.map(primaryPackage), ...extraPrimary].join('\n') +
       '\n</metadata>\n',
     filelists:
       head +
@@ -246,7 +289,7 @@ export async function forgeRepository(opts: ForgeRepositoryOptions): Promise<For
   for (const old of await readdir(repodata)) await rm(path.join(repodata, old), { force: true });
 
   const timestamp = opts.revision ?? Math.floor(Date.now() / 1000);
-  const docs = documents(metas);
+  const docs = documents(metas, opts.extraPrimaryEntries ?? []);
   const records: string[] = [];
   for (const type of ['primary', 'filelists', 'other'] as const) {
     const kind: MetadataCompression = type === 'primary' ? (opts.primaryCompression ?? 'gz') : 'gz';

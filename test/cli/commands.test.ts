@@ -176,6 +176,7 @@ describe.concurrent('exit codes and --json, commands without the lock', () => {
         ok: true,
         // fnmatch is case-sensitive on POSIX, as in qvm-template: 'CLI' in the summary does not match
         results: [{ header: 'Name Matched: cli', name: NAME, summary: 'CLI test template' }],
+        warnings: [],
       });
     },
     RUN_TIMEOUT_MS,

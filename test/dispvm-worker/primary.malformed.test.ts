@@ -7,6 +7,7 @@ import {
   MAX_PRIMARY_FIELD_LENGTH,
   parsePrimaryXml,
   readPrimary,
+  type PrimarySkip,
 } from '../../dispvm-worker/primary.ts';
 import type { RepomdData } from '../../dispvm-worker/repomd.ts';
 import { expectCode } from './expect-error.ts';
@@ -62,9 +63,11 @@ describe('parsePrimaryXml on generated documents', () => {
     ]);
   });
 
-  it('accepts absolute package locations and xml:base only when allowed', async () => {
+  it('accepts absolute package locations and xml:base only when allowed', () => {
     const xml = enc(primaryXml([packageXml({ locationExtra: ' xml:base="https://mirror.example/pub/"' })]));
-    await expectCode(() => parsePrimaryXml(xml, 'r'), 'primary.href');
+    const skipped: PrimarySkip[] = [];
+    expect(parsePrimaryXml(xml, 'r', { onSkip: (s) => skipped.push(s) })).toEqual([]);
+    expect(skipped.map((s) => s.code)).toEqual(['primary.href']);
     expect(parsePrimaryXml(xml, 'r', { allowAbsoluteHrefs: true })[0]!.locationBase).toBe(
       'https://mirror.example/pub/',
     );
@@ -90,69 +93,77 @@ describe('parsePrimaryXml refuses hostile documents', () => {
     ['non-package child', primaryXml([packageXml(), '<evil/>'], 1), 'primary.unknown-element'],
     ['source package type', primaryXml([packageXml({ type: 'srpm' })]), 'primary.package-type'],
     ['package count lies', primaryXml([packageXml()], 2), 'primary.package-count'],
-    [
-      'two names',
-      primaryXml([packageXml({ extra: '<name>qubes-template-evil</name>' })]),
-      'primary.duplicate',
-    ],
-    ['two locations', primaryXml([packageXml({ extra: '<location href="x.rpm"/>' })]), 'primary.duplicate'],
-    [
-      'two licenses',
-      primaryXml([packageXml({ license: 'MIT</rpm:license><rpm:license>GPL' })]),
-      'primary.duplicate',
-    ],
-    [
-      'element inside a text field',
-      primaryXml([packageXml({ summary: '<b>bold</b>' })]),
-      'primary.unknown-element',
-    ],
-    ['missing location', primaryXml([packageXml().replace(/<location[^>]*\/>/, '')]), 'primary.missing'],
-    ['missing version', primaryXml([packageXml().replace(/<version[^>]*\/>/, '')]), 'primary.missing'],
-    ['bad name', primaryXml([packageXml({ name: 'qubes-template-a/b' })]), 'primary.name'],
-    ['bad arch', primaryXml([packageXml({ arch: 'no arch' })]), 'primary.arch'],
-    ['bad epoch', primaryXml([packageXml({ epoch: '-1' })]), 'primary.number'],
-    ['epoch out of range', primaryXml([packageXml({ epoch: '4294967296' })]), 'primary.evr'],
-    ['dash in version', primaryXml([packageXml({ ver: '4.2-0' })]), 'primary.evr'],
-    ['empty release', primaryXml([packageXml({ rel: '' })]), 'primary.evr'],
-    ['non-numeric size', primaryXml([packageXml({ size: '12k' })]), 'primary.number'],
-    ['huge build time', primaryXml([packageXml({ build: '9'.repeat(20) })]), 'primary.number'],
-    [
-      'sha1 package checksum',
-      primaryXml([packageXml({ checksumType: 'sha1', checksum: 'b'.repeat(40) })]),
-      'primary.checksum-type',
-    ],
-    [
-      'md5 package checksum',
-      primaryXml([packageXml({ checksumType: 'md5', checksum: 'b'.repeat(32) })]),
-      'primary.checksum-type',
-    ],
-    [
-      'short package checksum',
-      primaryXml([packageXml({ checksum: 'b'.repeat(10) })]),
-      'primary.checksum-value',
-    ],
-    ['traversal href', primaryXml([packageXml({ href: '../../../../etc/passwd' })]), 'primary.href'],
-    ['absolute path href', primaryXml([packageXml({ href: '/etc/passwd' })]), 'primary.href'],
-    ['absolute URL href', primaryXml([packageXml({ href: 'https://evil.example/x.rpm' })]), 'primary.href'],
-    [
-      'field too long',
-      primaryXml([packageXml({ description: 'x'.repeat(MAX_PRIMARY_FIELD_LENGTH + 1) })]),
-      'primary.field-too-long',
-    ],
   ];
   it.each(cases)('%s', async (_name, doc, code) => {
     await expectCode(() => parsePrimaryXml(enc(doc), 'r'), code);
   });
+});
 
-  it('ignores non-template packages but still checks their structure', async () => {
-    await expectCode(
-      () =>
-        parsePrimaryXml(
-          enc(primaryXml([packageXml({ name: 'kernel' }).replace(/<location[^>]*\/>/, '')])),
-          'r',
-        ),
-      'primary.missing',
-    );
+describe('parsePrimaryXml skips a template entry that breaks a rule, and keeps the others', () => {
+  const cases: [string, string, string][] = [
+    ['two names', packageXml({ extra: '<name>qubes-template-evil</name>' }), 'primary.duplicate'],
+    ['two locations', packageXml({ extra: '<location href="x.rpm"/>' }), 'primary.duplicate'],
+    ['two licenses', packageXml({ license: 'MIT</rpm:license><rpm:license>GPL' }), 'primary.duplicate'],
+    ['element inside a text field', packageXml({ summary: '<b>bold</b>' }), 'primary.unknown-element'],
+    ['missing location', packageXml().replace(/<location[^>]*\/>/, ''), 'primary.missing'],
+    ['missing version', packageXml().replace(/<version[^>]*\/>/, ''), 'primary.missing'],
+    ['bad name', packageXml({ name: 'qubes-template-a/b' }), 'primary.name'],
+    ['bad arch', packageXml({ arch: 'no arch' }), 'primary.arch'],
+    ['bad epoch', packageXml({ epoch: '-1' }), 'primary.number'],
+    ['epoch out of range', packageXml({ epoch: '4294967296' }), 'primary.evr'],
+    ['dash in version', packageXml({ ver: '4.2-0' }), 'primary.evr'],
+    ['empty release', packageXml({ rel: '' }), 'primary.evr'],
+    ['non-numeric size', packageXml({ size: '12k' }), 'primary.number'],
+    ['huge build time', packageXml({ build: '9'.repeat(20) }), 'primary.number'],
+    [
+      'sha1 package checksum',
+      packageXml({ checksumType: 'sha1', checksum: 'b'.repeat(40) }),
+      'primary.checksum-type',
+    ],
+    [
+      'md5 package checksum',
+      packageXml({ checksumType: 'md5', checksum: 'b'.repeat(32) }),
+      'primary.checksum-type',
+    ],
+    ['short package checksum', packageXml({ checksum: 'b'.repeat(10) }), 'primary.checksum-value'],
+    ['traversal href', packageXml({ href: '../../../../etc/passwd' }), 'primary.href'],
+    ['absolute path href', packageXml({ href: '/etc/passwd' }), 'primary.href'],
+    ['absolute URL href', packageXml({ href: 'https://evil.example/x.rpm' }), 'primary.href'],
+    [
+      'field too long',
+      packageXml({ summary: 'x'.repeat(MAX_PRIMARY_FIELD_LENGTH + 1) }),
+      'primary.field-too-long',
+    ],
+  ];
+
+  it.each(cases)('%s', (_name, bad, code) => {
+    const skipped: PrimarySkip[] = [];
+    const doc = primaryXml([
+      packageXml({ name: 'qubes-template-good-1' }),
+      bad,
+      packageXml({ name: 'qubes-template-good-2' }),
+    ]);
+    const packages = parsePrimaryXml(enc(doc), 'r', { onSkip: (skip) => skipped.push(skip) });
+    expect(packages.map((p) => p.name)).toEqual(['qubes-template-good-1', 'qubes-template-good-2']);
+    expect(skipped.map((skip) => skip.code)).toEqual([code]);
+    expect(skipped[0]!.offset).toBe(doc.indexOf(bad));
+  });
+
+  it('ignores non-template packages whatever their fields, without a warning', () => {
+    const skipped: PrimarySkip[] = [];
+    const doc = primaryXml([
+      packageXml({ name: 'kernel' }).replace(/<location[^>]*\/>/, ''),
+      packageXml({ name: 'kernel-core', ver: '1-2' }),
+      packageXml(),
+    ]);
+    const packages = parsePrimaryXml(enc(doc), 'r', { onSkip: (skip) => skipped.push(skip) });
+    expect(packages.map((p) => p.name)).toEqual(['qubes-template-fedora-41']);
+    expect(skipped).toEqual([]);
+  });
+
+  it('still refuses the document for a structural error after a skipped entry', async () => {
+    const doc = primaryXml([packageXml({ ver: 'v'.repeat(200) }), packageXml(), '<evil/>'], 2);
+    await expectCode(() => parsePrimaryXml(enc(doc), 'r', { onSkip: () => {} }), 'primary.unknown-element');
   });
 });
 

@@ -100,6 +100,10 @@ describe('compareEvr against python3-rpm labelCompare', () => {
       ['4.2.0-202501010000', '4.2.0-202412312359'],
       ['1:1.0-1', '2.0-1'],
       ['1.0-1', '1.0'],
+      // rpm's epoch is unsigned 32-bit: the top of the range orders above everything below it.
+      ['4294967295:1.0-1', '4294967294:9.0-1'],
+      ['4294967295:1.0-1', '2147483648:1.0-1'],
+      ['2147483648:1.0-1', '2147483647:1.0-1'],
     ];
     const parsed = cases.map(([a, b]) => [parseEvr(a), parseEvr(b)] as [Evr, Evr]);
     const expected = await labelCompareAll(parsed);
@@ -146,6 +150,11 @@ describe('rpmvercmp', () => {
 });
 
 describe('parseEvr', () => {
+  it('accepts every unsigned 32-bit epoch, as rpm does', () => {
+    expect(parseEvr('4294967295:1.0-1')).toEqual({ epoch: 4294967295, version: '1.0', release: '1' });
+    expect(formatEvr(parseEvr('4294967295:1.0-1'))).toBe('4294967295:1.0-1');
+  });
+
   it('reads epoch, version and release', () => {
     expect(parseEvr('2:4.2.0-202501010000')).toEqual({ epoch: 2, version: '4.2.0', release: '202501010000' });
     expect(parseEvr('4.2.0-1')).toEqual({ epoch: 0, version: '4.2.0', release: '1' });
@@ -159,7 +168,7 @@ describe('parseEvr', () => {
     ['x:1-1', 'evr.epoch'],
     ['-1:1-1', 'evr.epoch'],
     ['99999999999:1-1', 'evr.epoch-range'],
-    ['4294967295:1-1', 'evr.epoch-range'],
+    ['4294967296:1-1', 'evr.epoch-range'],
     ['1:-1', 'evr.version'],
     ['1.0-', 'evr.release'],
     ['1.0-1-2', 'evr.charset'],
