@@ -21,3 +21,8 @@ export function formatTable(rows: readonly (readonly string[])[]): string {
     .map((line) => line + '\n')
     .join('');
 }
+
+/** Repository warnings as `tmpl: warning [code]: message` lines for stderr. */
+export function formatWarnings(warnings: readonly { code: string; message: string }[]): string {
+  return warnings.map((w) => `tmpl: warning [${w.code}]: ${safe(w.message)}\n`).join('');
+}

@@ -7,7 +7,7 @@ import { OrchestratorError } from '../errors.ts';
 import { withLock } from '../lock.ts';
 import { queryRepos } from '../query.ts';
 import { candidates, matching, select } from '../select.ts';
-import { safe } from '../output.ts';
+import { formatWarnings, safe } from '../output.ts';
 import type { Command } from './types.ts';
 
 /** Packages downloaded at once, each through its own worker. */
@@ -37,7 +37,8 @@ export const downloadCommand: Command = {
       throw new OrchestratorError('usage', 'download: at least one template is required');
     const results = await withLock(app.lockFile, async () => {
       const repos = await loadRepos(app, args);
-      const listing = candidates(await queryRepos(app, repos.worker));
+      const listing = candidates(await queryRepos(app, repos));
+      ctx.stderr.write(formatWarnings(app.warnings));
       const chosen = args.positionals.map((spec) => {
         const c = select(matching(spec, listing), 'install');
         if (!c) throw new OrchestratorError('template.not-found', `Template '${safe(spec)}' not found.`);

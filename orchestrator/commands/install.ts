@@ -15,7 +15,8 @@ import { withLock } from '../lock.ts';
 import { queryRepos } from '../query.ts';
 import PQueue from 'p-queue';
 import { candidates, matching, select, type Candidate } from '../select.ts';
-import { safe } from '../output.ts';
+import { formatWarnings, safe } from '../output.ts';
+import type { RepoWarning } from '../metadata-freshness.ts';
 import { progressMode, progressSink } from '../progress.ts';
 import { checkRollback, recordInstalled, stateDir } from '../rollback-state.ts';
 import type { Command, CommandContext } from './types.ts';
@@ -87,6 +88,7 @@ async function runInstall(
   ctx: CommandContext,
   args: ParsedArgs,
   mode: InstallMode,
+  warnings: RepoWarning[],
 ): Promise<TemplateOutcome[]> {
   const app = createApp(args, ctx.env);
   const specs = args.positionals;
@@ -162,7 +164,9 @@ async function runInstall(
       return taken;
     };
     try {
-      const listing = candidates(await queryRepos(app, repos.worker));
+      const listing = candidates(await queryRepos(app, repos));
+      warnings.push(...app.warnings);
+      ctx.stderr.write(formatWarnings(app.warnings));
       // Plan every template first (one confirmation for all), then install them concurrently,
       // each through its own worker.
       const planned: { name: string; chosen: Candidate }[] = [];
@@ -300,9 +304,10 @@ function installCommand(mode: InstallMode, summary: string): Command {
     usage: `tmpl ${mode} [OPTIONS] TEMPLATESPEC|PKG.rpm...`,
     async run(ctx) {
       const args = ctx.args!;
-      const outcomes = await runInstall(ctx, args, mode);
+      const warnings: RepoWarning[] = [];
+      const outcomes = await runInstall(ctx, args, mode, warnings);
       if (flag(args, 'json')) {
-        ctx.stdout.write(JSON.stringify({ command: mode, ok: true, templates: outcomes }) + '\n');
+        ctx.stdout.write(JSON.stringify({ command: mode, ok: true, templates: outcomes, warnings }) + '\n');
       } else {
         for (const o of outcomes) {
           if (o.message) ctx.stderr.write(o.message + '\n');

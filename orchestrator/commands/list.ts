@@ -8,7 +8,8 @@ import { createApp, loadRepos } from '../app.ts';
 import { flag, type OptionSpec } from '../cli-args.ts';
 import { OrchestratorError } from '../errors.ts';
 import { listInstalled, type InstalledTemplate } from '../installed.ts';
-import { formatTable, safe } from '../output.ts';
+import { formatTable, formatWarnings, safe } from '../output.ts';
+import type { RepoWarning } from '../metadata-freshness.ts';
 import { queryRepos } from '../query.ts';
 import { candidates, compareCandidates, matching, type Candidate } from '../select.ts';
 import { matchesSpec } from '../../protocol/spec-match.ts';
@@ -104,7 +105,10 @@ async function diskUtilization(admin: AdminClient, vm: string): Promise<number> 
   return total;
 }
 
-async function collect(ctx: CommandContext, command: 'list' | 'info'): Promise<Row[]> {
+async function collect(
+  ctx: CommandContext,
+  command: 'list' | 'info',
+): Promise<{ rows: Row[]; warnings: readonly RepoWarning[] }> {
   const args = ctx.args!;
   const app = createApp(args, ctx.env);
   let all = flag(args, 'all');
@@ -121,7 +125,7 @@ async function collect(ctx: CommandContext, command: 'list' | 'info'): Promise<R
   if (all || available || extras || upgrades) {
     const repos = await loadRepos(app, args);
     for (const warning of repos.warnings) app.log.warn(warning);
-    remote = candidates(await queryRepos(app, repos.worker));
+    remote = candidates(await queryRepos(app, repos));
     if (specs.length > 0) remote = [...new Set(specs.flatMap((s) => matching(s, remote)))];
     if (!flag(args, 'all-versions')) remote = latestOnly(remote);
     remote.sort((a, b) => a.templateName.localeCompare(b.templateName) || compareCandidates(a, b));
@@ -148,8 +152,9 @@ async function collect(ctx: CommandContext, command: 'list' | 'info'): Promise<R
       if (t && compareEvrParts(t, c) < 0) rows.push(fromCandidate(c, 'upgradable'));
     }
   }
+  ctx.stderr.write(formatWarnings(app.warnings));
   if (rows.length === 0) throw new OrchestratorError('template.not-found', 'No matching templates to list');
-  return rows;
+  return { rows, warnings: app.warnings };
 }
 
 function groups(rows: readonly Row[]): [Status, Row[]][] {
@@ -183,7 +188,11 @@ function infoJson(row: Row, replaceNewline: boolean): Record<string, string> {
   };
 }
 
-function render(command: 'list' | 'info', rows: readonly Row[], ctx: CommandContext): string {
+function render(
+  command: 'list' | 'info',
+  { rows, warnings }: { rows: readonly Row[]; warnings: readonly RepoWarning[] },
+  ctx: CommandContext,
+): string {
   const args = ctx.args!;
   if (flag(args, 'machine-readable')) {
     // A '|' inside a field would shift every later field (qvm-template prints it as is): it is
@@ -205,7 +214,7 @@ function render(command: 'list' | 'info', rows: readonly Row[], ctx: CommandCont
     }
     // --machine-readable-json is qvm-template's object; --json adds tmpl's envelope around it.
     if (flag(args, 'json') && !flag(args, 'machine-readable-json'))
-      return JSON.stringify({ command, ok: true, ...out }) + '\n';
+      return JSON.stringify({ command, ok: true, ...out, warnings }) + '\n';
     return JSON.stringify(out) + '\n';
   }
   let text = '';

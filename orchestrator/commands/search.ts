@@ -7,7 +7,7 @@ import { fnmatchcase } from '../../protocol/fnmatch.ts';
 import { createApp, loadRepos } from '../app.ts';
 import { flag, type OptionSpec } from '../cli-args.ts';
 import { listInstalled } from '../installed.ts';
-import { safe } from '../output.ts';
+import { formatWarnings, safe } from '../output.ts';
 import { queryRepos } from '../query.ts';
 import { candidates } from '../select.ts';
 import type { Command } from './types.ts';
@@ -140,7 +140,9 @@ export const searchCommand: Command = {
     const args = ctx.args!;
     const app = createApp(args, ctx.env);
     const repos = await loadRepos(app, args);
-    const remote: Entry[] = candidates(await queryRepos(app, repos.worker)).map((c) => ({
+    const listing = await queryRepos(app, repos);
+    ctx.stderr.write(formatWarnings(app.warnings));
+    const remote: Entry[] = candidates(listing).map((c) => ({
       ...c,
       name: c.templateName,
     }));
