@@ -11,6 +11,10 @@
  *   truncate            stop in the middle of the first root.img part
  *   hang                stop sending in the middle of the first root.img part, stay alive
  *   flood               after the first FILE_BEGIN, send FILE_DATA without end
+ *   stale-repomd        in QUERY_RESULT, send TMPL_LIE_REPOMD and TMPL_LIE_REPOMD_ASC (an older,
+ *                       validly signed repomd.xml) as the first repository's evidence
+ *   forged-repomd       in QUERY_RESULT, raise the first repository's <revision> by 1000,
+ *                       keeping its signature
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -45,6 +49,25 @@ let sawHead = false;
 
 for await (const frame of decodeFrames(honest.stdout)) {
   if (frame.type === 'HEAD') sawHead = true;
+  if (frame.type === 'QUERY_RESULT' && (lie === 'stale-repomd' || lie === 'forged-repomd')) {
+    const result = JSON.parse(new TextDecoder().decode(frame.payload)) as {
+      repomd: { repomd: string; signature: string | null }[];
+    };
+    const first = result.repomd[0]!;
+    if (lie === 'stale-repomd') {
+      first.repomd = readFileSync(process.env.TMPL_LIE_REPOMD!).toString('base64');
+      first.signature = readFileSync(process.env.TMPL_LIE_REPOMD_ASC!, 'utf8');
+    } else {
+      const text = Buffer.from(first.repomd, 'base64').toString('latin1');
+      const raised = text.replace(
+        /<revision>([0-9]+)<\/revision>/,
+        (_, r: string) => `<revision>${BigInt(r) + 1000n}</revision>`,
+      );
+      first.repomd = Buffer.from(raised, 'latin1').toString('base64');
+    }
+    await send(encodeJsonFrame('QUERY_RESULT', result));
+    continue;
+  }
   if (frame.type === 'HEAD' && lie === 'other-head') {
     const other = readFileSync(process.env.TMPL_LIE_PACKAGE!);
     const head = parsePackageHead(other);
