@@ -9,6 +9,12 @@
  * trusted against a subverted worker or a hostile mirror (a forged high revision would even
  * lock out every later real one). tmpl records nothing for them and says so once per
  * repository ('metadata.unsigned').
+ *
+ * Only the query carries evidence: it is where metadata decides anything (which templates and
+ * versions exist, what install, upgrade and download choose). fetch, download and header (and so
+ * refresh-metadata) read the metadata again only to find the one package the orchestrator named
+ * by its exact NEVR; its header signature, identity and the template rollback floor are checked
+ * on this side, so older metadata there can at worst make the package not found.
  */
 import type { PublicKey } from 'openpgp';
 import type { RepoConfig, RepomdEvidence } from '../protocol/messages.ts';
