@@ -9,6 +9,8 @@ import {
   MAX_DESCRIPTION_LENGTH,
   MAX_LICENSE_LENGTH,
   MAX_QUERY_WARNINGS,
+  MAX_REPOMD_EVIDENCE_BYTES,
+  MAX_REPOMD_SIGNATURE_EVIDENCE_LENGTH,
   MAX_SUMMARY_LENGTH,
   MAX_URL_LENGTH,
   MAX_WARNING_MESSAGE_LENGTH,
@@ -18,7 +20,9 @@ import {
   type PackageListing,
   type QueryWarning,
   type WorkerRequest,
+  type RepomdEvidence,
 } from '../protocol/messages.ts';
+import { WorkerError } from './errors.ts';
 import type { FrameWriter } from './ops-output.ts';
 import type { PrimaryErrorCode, PrimaryPackage } from './primary.ts';
 import { loadRepository, type LoadedRepository, type RepoContext } from './repo-client.ts';
@@ -83,15 +87,38 @@ export function skipWarnings(loaded: readonly LoadedRepository[]): QueryWarning[
   return kept;
 }
 
+/**
+ * The repomd.xml the listing came from, for the orchestrator to verify itself (its signature,
+ * its revision against the newest one accepted before). Larger than the protocol carries: refused.
+ */
+export function evidenceOf(loaded: LoadedRepository): RepomdEvidence {
+  const { bytes, signature } = loaded.source;
+  if (bytes.length > MAX_REPOMD_EVIDENCE_BYTES) {
+    throw new WorkerError(
+      'worker.repo-metadata',
+      `repository ${loaded.config.id}: repomd.xml is ${bytes.length} bytes, more than ${MAX_REPOMD_EVIDENCE_BYTES}`,
+    );
+  }
+  if (signature !== null && signature.length > MAX_REPOMD_SIGNATURE_EVIDENCE_LENGTH) {
+    throw new WorkerError(
+      'worker.repo-metadata',
+      `repository ${loaded.config.id}: repomd.xml.asc is longer than ${MAX_REPOMD_SIGNATURE_EVIDENCE_LENGTH}`,
+    );
+  }
+  return { repoid: loaded.config.id, repomd: Buffer.from(bytes).toString('base64'), signature };
+}
+
 export async function runQuery(request: WorkerRequest, ctx: RepoContext, out: FrameWriter): Promise<void> {
   const packages: PackageListing[] = [];
   const loaded: LoadedRepository[] = [];
+  const repomd: RepomdEvidence[] = [];
   for (const [i, repo] of request.repos.entries()) {
     const repository = await loadRepository(repo, ctx);
     loaded.push(repository);
     packages.push(...repository.packages.map(listingOf));
+    repomd.push(evidenceOf(repository));
     await out.progress({ stage: 'metadata', done: i + 1, total: request.repos.length }, true);
   }
-  await out.json('QUERY_RESULT', { packages, warnings: skipWarnings(loaded) });
+  await out.json('QUERY_RESULT', { packages, warnings: skipWarnings(loaded), repomd });
   await out.end();
 }

@@ -43,11 +43,18 @@ export interface RepoContext {
   readonly logger: Logger;
 }
 
+/** repomd.xml exactly as the mirror served it, and its armoured signature (repo_gpgcheck only). */
+export interface RepomdSource {
+  readonly bytes: Uint8Array;
+  readonly signature: string | null;
+}
+
 export interface LoadedRepository {
   readonly config: RepoConfig;
   /** Base URLs to fetch data from, the one that served repomd.xml first. */
   readonly bases: readonly string[];
   readonly repomd: Repomd;
+  readonly source: RepomdSource;
   readonly packages: readonly PrimaryPackage[];
   /** The first MAX_SKIPS_KEPT template entries skipped, in document order. */
   readonly skipped: readonly PrimarySkip[];
@@ -57,6 +64,16 @@ export interface LoadedRepository {
 
 /** Skipped entries remembered per repository (a query carries at most MAX_QUERY_WARNINGS). */
 export const MAX_SKIPS_KEPT = MAX_QUERY_WARNINGS;
+
+/**
+ * True when a repomd's revision is below the orchestrator's minimum (a stale mirror). A
+ * revision that is not a decimal number is not compared here: the orchestrator refuses it.
+ */
+function olderThanMinimum(repomd: Repomd, minRevision: string | undefined): boolean {
+  if (minRevision === undefined || repomd.revision === undefined) return false;
+  if (!/^[0-9]{1,20}$/.test(repomd.revision)) return false;
+  return BigInt(repomd.revision) < BigInt(minRevision);
+}
 
 /** dnf's variable substitution for the variables a template repository uses. */
 export function substituteVariables(text: string, releasever: string): string {
@@ -156,13 +173,16 @@ async function loadRepomd(
   repo: RepoConfig,
   ctx: RepoContext,
   keys: readonly openpgp.PublicKey[],
-): Promise<{ repomd: Repomd; bases: string[] }> {
+): Promise<{ repomd: Repomd; source: RepomdSource; bases: string[] }> {
   const http = httpOptions(repo, ctx);
   const candidates = await candidateBases(repo, ctx);
   if (candidates.length === 0) {
     throw new WorkerError('worker.repo-metadata', `repository ${repo.id}: no mirror to fetch from`);
   }
   let lastError: unknown;
+  // The first mirror whose repomd.xml is older than the orchestrator's minimum, kept in case
+  // every mirror is as stale: the orchestrator then refuses it with its own error.
+  let stale: { repomd: Repomd; source: RepomdSource; bases: string[] } | undefined;
   for (const [i, candidate] of candidates.entries()) {
     let bytes: Uint8Array;
     try {
@@ -176,6 +196,7 @@ async function loadRepomd(
       ctx.logger.warn({ repo: repo.id, base: candidate.base, err: error }, 'mirror skipped');
       continue;
     }
+    let signature: string | null = null;
     if (repo.repoGpgcheck) {
       const asc = await fetchSignature(candidate.base, http);
       if (asc === null) {
@@ -185,11 +206,22 @@ async function loadRepomd(
         );
       }
       await verifyRepomdSignature(bytes, asc, keys);
+      signature = asc;
     }
     const repomd = parseRepomd(bytes);
     const others = candidates.filter((_, j) => j !== i).map((c) => c.base);
-    return { repomd, bases: [candidate.base, ...others] };
+    const loaded = { repomd, source: { bytes, signature }, bases: [candidate.base, ...others] };
+    if (olderThanMinimum(repomd, repo.minRevision)) {
+      ctx.logger.warn(
+        { repo: repo.id, base: candidate.base, revision: repomd.revision, minRevision: repo.minRevision },
+        'mirror serves older metadata than accepted before, trying the next',
+      );
+      stale ??= loaded;
+      continue;
+    }
+    return loaded;
   }
+  if (stale !== undefined) return stale;
   if (lastError instanceof Error) throw lastError;
   throw new WorkerError('worker.repo-metadata', `repository ${repo.id}: no mirror served repomd.xml`);
 }
@@ -200,7 +232,7 @@ export async function loadRepository(repo: RepoConfig, ctx: RepoContext): Promis
   if (repo.repoGpgcheck && keys.length === 0) {
     throw new WorkerError('worker.no-keys', `repository ${repo.id}: repo_gpgcheck is on but no key is given`);
   }
-  const { repomd, bases } = await loadRepomd(repo, ctx, keys);
+  const { repomd, source, bases } = await loadRepomd(repo, ctx, keys);
   const entry = findRepomdData(repomd, 'primary');
   if (entry === undefined) {
     throw new WorkerError('worker.no-primary', `repository ${repo.id}: repomd.xml lists no primary data`);
@@ -244,7 +276,7 @@ export async function loadRepository(repo: RepoConfig, ctx: RepoContext): Promis
     { repo: repo.id, base: bases[0], packages: packages.length, skipped: skippedCount },
     'repository loaded',
   );
-  return { config: repo, bases, repomd, packages, skipped, skippedCount };
+  return { config: repo, bases, repomd, source, packages, skipped, skippedCount };
 }
 
 /** The package's URLs on every mirror, the one that served repomd.xml first. */

@@ -17,6 +17,7 @@ import { defaultLockFile } from './lock.ts';
 import { resolveQubesEnvironment, type QubesEnvironment } from './qubes-env.ts';
 import { DEFAULT_REPO_FILES_GLOB, loadRepoConfig, type RepoDefinition } from './repo-config.ts';
 import { applyRepoOperations, enabledRepos } from './repo-selection.ts';
+import { stateDir } from './rollback-state.ts';
 import type { WorkerPlacement } from './worker-session.ts';
 
 export interface App {
@@ -29,6 +30,8 @@ export interface App {
   readonly yes: boolean;
   readonly json: boolean;
   readonly idleTimeoutMs: number | undefined;
+  /** TMPL_STATE_DIR: the rollback floor and the newest accepted repository metadata. */
+  readonly stateDir: string;
 }
 
 export function defaultKeyring(releasever: string): string {
@@ -81,6 +84,7 @@ export function createApp(args: ParsedArgs, env: NodeJS.ProcessEnv): App {
     yes: flag(args, 'yes'),
     json: flag(args, 'json'),
     idleTimeoutMs: idle !== undefined && Number.isFinite(idle) && idle > 0 ? idle : undefined,
+    stateDir: stateDir(env),
   };
 }
 

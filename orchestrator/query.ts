@@ -4,21 +4,37 @@ import {
   decodeJsonFrame,
   type PackageListing,
   type QueryWarning,
-  type RepoConfig,
+  type RepomdEvidence,
 } from '../protocol/messages.ts';
-import type { App } from './app.ts';
+import type { App, RepoSet } from './app.ts';
 import { OrchestratorError } from './errors.ts';
+import { checkRepoMetadata, prepareMetadataCheck } from './repo-metadata-check.ts';
 import { startWorker } from './worker-session.ts';
 import { sendRequest, workerFailure } from './worker-io.ts';
 
 export interface QueryOutcome {
   readonly packages: PackageListing[];
-  /** untrusted: from the worker; repository entries it skipped (schema-bounded). */
+  /**
+   * Repository entries the worker skipped (untrusted text, schema-bounded) and the metadata
+   * freshness warnings of the orchestrator's own check.
+   */
   readonly warnings: QueryWarning[];
 }
 
-export async function queryRepos(app: App, repos: readonly RepoConfig[]): Promise<QueryOutcome> {
-  if (repos.length === 0) return { packages: [], warnings: [] };
+/**
+ * The enabled repositories' packages. The repomd.xml each listing came from is checked for
+ * freshness (repo-metadata-check.ts) before the listing is used.
+ */
+export async function queryRepos(app: App, repoSet: RepoSet): Promise<QueryOutcome> {
+  if (repoSet.worker.length === 0) return { packages: [], warnings: [] };
+  const metadata = {
+    stateDir: app.stateDir,
+    definitions: repoSet.definitions,
+    keys: repoSet.keys,
+    now: Math.floor(Date.now() / 1000),
+  };
+  const prepared = await prepareMetadataCheck(metadata, repoSet.worker);
+  const repos = prepared.repos;
   const session = await startWorker({
     env: app.env,
     admin: app.admin,
@@ -33,7 +49,8 @@ export async function queryRepos(app: App, repos: readonly RepoConfig[]): Promis
       repos: [...repos],
     });
     const enabled = new Set(repos.map((r) => r.id));
-    let result: QueryOutcome | undefined;
+    let result: { packages: PackageListing[]; warnings: QueryWarning[] } | undefined;
+    let evidence: RepomdEvidence[] = [];
     for await (const frame of decodeFrames(session.stdout, { sequence: new FrameSequence('query') })) {
       if (frame.type === 'ERROR') {
         throw workerFailure(frame);
@@ -42,6 +59,7 @@ export async function queryRepos(app: App, repos: readonly RepoConfig[]): Promis
         // untrusted: from the worker; every field was checked by the schema's patterns and bounds
         const decoded = decodeJsonFrame(frame, 'QUERY_RESULT');
         result = { packages: decoded.packages, warnings: decoded.warnings ?? [] };
+        evidence = decoded.repomd;
         for (const p of result.packages) {
           if (!enabled.has(p.repoid))
             throw new OrchestratorError('worker.protocol', `listing names unknown repository ${p.repoid}`);
@@ -55,7 +73,8 @@ export async function queryRepos(app: App, repos: readonly RepoConfig[]): Promis
       }
     }
     if (!result) throw new OrchestratorError('worker.protocol', 'the worker sent no listing');
-    return result;
+    const freshness = await checkRepoMetadata(metadata, prepared, evidence);
+    return { packages: result.packages, warnings: [...result.warnings, ...freshness] };
   } finally {
     await session.close();
   }

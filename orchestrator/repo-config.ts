@@ -28,7 +28,9 @@ export type RepoConfigErrorCode =
   | 'repo-config.too-many'
   | 'repo-config.duplicate-repo'
   | 'repo-config.missing-file'
-  | 'repo-config.glob';
+  | 'repo-config.glob'
+  | 'repo-config.max-age'
+  | 'repo-config.max-age-action';
 
 /** Where qvm-template looks by default. */
 export const DEFAULT_REPO_FILES_GLOB = '/etc/qubes/repo-templates/*.repo';
@@ -36,6 +38,16 @@ export const DEFAULT_REPO_FILES_GLOB = '/etc/qubes/repo-templates/*.repo';
 export const MAX_REPO_FILES = 64;
 /** libdnf's default metadata_expire: 48 hours. */
 export const DEFAULT_METADATA_EXPIRE_SECONDS = 48 * 60 * 60;
+/**
+ * How old the signature of a repository's repomd.xml may be before tmpl says the metadata may
+ * be frozen (metadata_max_age): four weeks. Repositories that publish re-sign on every push.
+ */
+export const DEFAULT_METADATA_MAX_AGE_SECONDS = 4 * 7 * 24 * 60 * 60;
+/** Largest metadata_max_age: ten years, far beyond any useful bound, small enough to add to a date. */
+export const MAX_METADATA_MAX_AGE_SECONDS = 10 * 366 * 24 * 60 * 60;
+/** What metadata_max_age_action may say: warn (the default) or refuse the metadata. */
+export const METADATA_MAX_AGE_ACTIONS = ['warn', 'refuse'] as const;
+export type MetadataMaxAgeAction = (typeof METADATA_MAX_AGE_ACTIONS)[number];
 
 export interface RepoVariables {
   /** Qubes release, e.g. "4.2" (qvm-template --releasever). */
@@ -57,6 +69,10 @@ export interface RepoDefinition {
   readonly gpgkeys: readonly string[];
   /** Seconds; -1 for never. */
   readonly metadataExpire: number;
+  /** metadata_max_age in seconds; null for never (no age check). */
+  readonly metadataMaxAge: number | null;
+  /** metadata_max_age_action: what an older repomd.xml signature leads to. */
+  readonly metadataMaxAgeAction: MetadataMaxAgeAction;
   readonly sslcacert?: string;
   readonly sslclientcert?: string;
   readonly sslclientkey?: string;
@@ -167,6 +183,38 @@ function parseSeconds(value: string, offset: number): number {
   return Math.floor(Number(m[1]) * unit);
 }
 
+/**
+ * metadata_max_age (tmpl's option): N seconds, or N with s, m, h, d or w, or `never`. Whole
+ * numbers only, above zero, at most MAX_METADATA_MAX_AGE_SECONDS.
+ */
+export function parseMaxAge(value: string, offset: number): number | null {
+  const v = value.toLowerCase();
+  if (v === 'never') return null;
+  const m = /^([0-9]{1,12})([smhdw]?)$/.exec(v);
+  const unit = { '': 1, s: 1, m: 60, h: 3600, d: 86400, w: 7 * 86400 }[
+    (m?.[2] ?? '') as '' | 's' | 'm' | 'h' | 'd' | 'w'
+  ];
+  const seconds = m === null ? NaN : Number(m[1]) * unit;
+  if (!(seconds > 0 && seconds <= MAX_METADATA_MAX_AGE_SECONDS)) {
+    throw new ParseError(
+      'repo-config.max-age',
+      `metadata_max_age=${value.slice(0, 32)} is not a duration (N, Ns, Nm, Nh, Nd, Nw, above zero and at most ${MAX_METADATA_MAX_AGE_SECONDS} seconds, or never)`,
+      offset,
+    );
+  }
+  return seconds;
+}
+
+function parseMaxAgeAction(value: string, offset: number): MetadataMaxAgeAction {
+  const v = value.toLowerCase();
+  if ((METADATA_MAX_AGE_ACTIONS as readonly string[]).includes(v)) return v as MetadataMaxAgeAction;
+  throw new ParseError(
+    'repo-config.max-age-action',
+    `metadata_max_age_action=${value.slice(0, 32)} is not one of ${METADATA_MAX_AGE_ACTIONS.join(', ')}`,
+    offset,
+  );
+}
+
 function checkUrl(value: string, key: string, offset: number, schemes: readonly string[]): string {
   if (value.length > MAX_URL_LENGTH || !/^[\x21-\x7e]+$/.test(value)) {
     throw new ParseError('repo-config.url', `${key} is not a URL of printable ASCII`, offset);
@@ -208,6 +256,8 @@ function readRepo(section: IniSection, id: string, file: string, vars: Map<strin
     return v === undefined || v === '' ? undefined : v;
   };
   const metadataExpire = get('metadata_expire');
+  const maxAge = get('metadata_max_age');
+  const maxAgeAction = get('metadata_max_age_action');
   const metalink = single('metalink');
   const mirrorlist = single('mirrorlist');
   const sslcacert = pathOption('sslcacert');
@@ -225,6 +275,8 @@ function readRepo(section: IniSection, id: string, file: string, vars: Map<strin
     gpgkeys: urls('gpgkey', ['file', 'https', 'http'], MAX_KEYS_PER_REPO),
     metadataExpire:
       metadataExpire === undefined ? DEFAULT_METADATA_EXPIRE_SECONDS : parseSeconds(metadataExpire, at),
+    metadataMaxAge: maxAge === undefined ? DEFAULT_METADATA_MAX_AGE_SECONDS : parseMaxAge(maxAge, at),
+    metadataMaxAgeAction: maxAgeAction === undefined ? 'warn' : parseMaxAgeAction(maxAgeAction, at),
     ...(sslcacert !== undefined ? { sslcacert } : {}),
     ...(sslclientcert !== undefined ? { sslclientcert } : {}),
     ...(sslclientkey !== undefined ? { sslclientkey } : {}),

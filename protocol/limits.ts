@@ -64,6 +64,15 @@ export const MAX_DESCRIPTION_LENGTH = 16 * KiB;
 export const MAX_QUERY_WARNINGS = 100;
 /** Length of one warning's message. */
 export const MAX_WARNING_MESSAGE_LENGTH = 1024;
+/**
+ * repomd.xml bytes the worker hands back with a listing, for the orchestrator to check their
+ * signature and freshness itself (Fedora's repomd.xml, a dozen data types, is under 10 KiB).
+ */
+export const MAX_REPOMD_EVIDENCE_BYTES = 64 * KiB;
+/** Length of the armoured detached signature (repomd.xml.asc) sent with it. */
+export const MAX_REPOMD_SIGNATURE_EVIDENCE_LENGTH = 16 * KiB;
+/** Digits of a repomd <revision> (createrepo_c writes a Unix time; 20 digits hold any 64-bit one). */
+export const MAX_REPOMD_REVISION_DIGITS = 20;
 
 /** Length of an error message and of an error code in an ERROR frame. */
 export const MAX_ERROR_MESSAGE_LENGTH = 4096;

@@ -28,6 +28,9 @@ import {
   MAX_NAME_LENGTH,
   MAX_QUERY_PACKAGES,
   MAX_QUERY_WARNINGS,
+  MAX_REPOMD_EVIDENCE_BYTES,
+  MAX_REPOMD_REVISION_DIGITS,
+  MAX_REPOMD_SIGNATURE_EVIDENCE_LENGTH,
   MAX_REPOS,
   MAX_SUMMARY_LENGTH,
   MAX_URL_LENGTH,
@@ -140,6 +143,15 @@ export const RepoConfigSchema = z
       .refine((k) => k.includes('-----BEGIN CERTIFICATE-----'), 'not a PEM certificate bundle')
       .optional(),
     sslverify: z.boolean().optional(),
+    /**
+     * The newest repomd <revision> the orchestrator accepted for this repository: a mirror that
+     * serves an older one is stale, and an honest worker tries the next. The orchestrator decides.
+     */
+    minRevision: z
+      .string()
+      .max(MAX_REPOMD_REVISION_DIGITS)
+      .regex(/^(0|[1-9][0-9]*)$/, 'not a decimal revision')
+      .optional(),
   })
   .strict();
 
@@ -281,10 +293,36 @@ export const QueryWarningSchema = z
   })
   .strict();
 
+/** Canonical base64 (RFC 4648 §4, padded) of at most `maxBytes` bytes. */
+function base64(maxBytes: number) {
+  return z
+    .string()
+    .max(Math.ceil(maxBytes / 3) * 4)
+    .regex(/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/, 'not padded base64');
+}
+
+/**
+ * The repomd.xml a listing was read from, exactly as the mirror served it, and its detached
+ * signature (null when the repository has no repo_gpgcheck). The orchestrator checks the
+ * signature with its own keys and reads the revision from the signed bytes.
+ */
+export const RepomdEvidenceSchema = z
+  .object({
+    repoid: repoId,
+    repomd: base64(MAX_REPOMD_EVIDENCE_BYTES),
+    signature: z
+      .string()
+      .max(MAX_REPOMD_SIGNATURE_EVIDENCE_LENGTH)
+      .regex(ARMOR_CHARSET, 'armoured signature is not printable ASCII')
+      .nullable(),
+  })
+  .strict();
+
 export const QueryResultSchema = z
   .object({
     packages: z.array(PackageListingSchema).max(MAX_QUERY_PACKAGES),
     warnings: z.array(QueryWarningSchema).max(MAX_QUERY_WARNINGS).optional(),
+    repomd: z.array(RepomdEvidenceSchema).max(MAX_REPOS),
   })
   .strict();
 
@@ -346,6 +384,7 @@ export type Progress = z.infer<typeof ProgressSchema>;
 export type PackageListing = z.infer<typeof PackageListingSchema>;
 export type QueryResult = z.infer<typeof QueryResultSchema>;
 export type QueryWarning = z.infer<typeof QueryWarningSchema>;
+export type RepomdEvidence = z.infer<typeof RepomdEvidenceSchema>;
 export type PackageIdentity = z.infer<typeof PackageIdentitySchema>;
 export type FileAnnouncement = z.infer<typeof FileAnnouncementSchema>;
 export type Metadata = z.infer<typeof MetadataSchema>;

@@ -40,7 +40,7 @@ export const downloadCommand: Command = {
     let warnings: readonly QueryWarning[] = [];
     const results = await withLock(app.lockFile, async () => {
       const repos = await loadRepos(app, args);
-      const query = await queryRepos(app, repos.worker);
+      const query = await queryRepos(app, repos);
       warnings = query.warnings;
       reportQueryWarnings(ctx.stderr, flag(args, 'json'), warnings);
       const listing = candidates(query.packages);

@@ -173,7 +173,7 @@ async function runInstall(
       return taken;
     };
     try {
-      const query = await queryRepos(app, repos.worker);
+      const query = await queryRepos(app, repos);
       warnings = query.warnings;
       reportQueryWarnings(ctx.stderr, app.json, warnings);
       const listing = candidates(query.packages);

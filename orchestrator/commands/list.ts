@@ -128,7 +128,7 @@ async function collect(
   if (all || available || extras || upgrades) {
     const repos = await loadRepos(app, args);
     for (const warning of repos.warnings) app.log.warn(warning);
-    const query = await queryRepos(app, repos.worker);
+    const query = await queryRepos(app, repos);
     // On stderr at once in human mode (also when nothing is left to list); in --json's object.
     warnings = query.warnings;
     const envelope =

@@ -141,7 +141,7 @@ export const searchCommand: Command = {
     const args = ctx.args!;
     const app = createApp(args, ctx.env);
     const repos = await loadRepos(app, args);
-    const query = await queryRepos(app, repos.worker);
+    const query = await queryRepos(app, repos);
     reportQueryWarnings(ctx.stderr, flag(args, 'json'), query.warnings);
     const remote: Entry[] = candidates(query.packages).map((c) => ({
       ...c,

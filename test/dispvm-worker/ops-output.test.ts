@@ -80,7 +80,7 @@ describe('FrameWriter', () => {
     writer.setOp('query');
     for (let i = 0; i < 50; i++) await writer.progress({ stage: 'metadata', done: i });
     await writer.progress({ stage: 'metadata', done: 50 }, true);
-    await writer.json('QUERY_RESULT', { packages: [] });
+    await writer.json('QUERY_RESULT', { packages: [], repomd: [] });
     await writer.end();
     await writer.close();
     const progress = (await framesOf(chunks, 'query')).filter((f) => f.type === 'PROGRESS');

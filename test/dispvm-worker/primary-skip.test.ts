@@ -71,7 +71,9 @@ describe('a bad entry among good ones', () => {
   it('accepts epoch 4294967295 (rpm reads EPOCH as an unsigned 32-bit number)', () => {
     const [pkg] = parsePrimaryXml(enc(primaryXml([good[1]!])), 'r');
     expect(pkg!.epoch).toBe(4294967295);
-    expect(QueryResultSchema.parse({ packages: [listingOf(pkg!)] }).packages[0]!.epoch).toBe(4294967295);
+    expect(QueryResultSchema.parse({ packages: [listingOf(pkg!)], repomd: [] }).packages[0]!.epoch).toBe(
+      4294967295,
+    );
   });
 });
 
@@ -99,7 +101,7 @@ describe('query warnings', () => {
         message: expect.stringContaining('qubes-template-bad-0') as string,
       },
     ]);
-    expect(() => QueryResultSchema.parse({ packages: [], warnings })).not.toThrow();
+    expect(() => QueryResultSchema.parse({ packages: [], warnings, repomd: [] })).not.toThrow();
   });
 
   it(`are at most MAX_QUERY_WARNINGS, the last one counting the rest`, () => {
@@ -110,8 +112,8 @@ describe('query warnings', () => {
       repoid: 'b',
       message: `${5060 - (MAX_QUERY_WARNINGS - 1)} more package entries skipped`,
     });
-    expect(() => QueryResultSchema.parse({ packages: [], warnings })).not.toThrow();
+    expect(() => QueryResultSchema.parse({ packages: [], warnings, repomd: [] })).not.toThrow();
     const tooMany = [...warnings, warnings[0]!];
-    expect(QueryResultSchema.safeParse({ packages: [], warnings: tooMany }).success).toBe(false);
+    expect(QueryResultSchema.safeParse({ packages: [], warnings: tooMany, repomd: [] }).success).toBe(false);
   });
 });

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { expect } from 'vitest';
-import { seededBytes, type ImageExtent, type ImageSpec } from '../../sim/forge/index.ts';
+import { seededBytes, type ImageExtent, type ImageSpec, type SigningKey } from '../../sim/forge/index.ts';
 import {
   createScenario,
   SCENARIO_REPO_ID,
@@ -355,13 +355,19 @@ export interface AttackSetup {
   readonly planted?: ScenarioTemplate;
   /** The disposables' tmpl.Worker for the attack (e.g. a lyingWorker); default the real one. */
   readonly worker?: (scenario: Scenario) => ServiceEntry;
+  /** The repository's signing key (default: a new one). */
+  readonly key?: SigningKey;
   /** More setup before the snapshot is taken. */
   readonly prepare?: (scenario: Scenario, dir: string) => Promise<void>;
 }
 
 export async function attackWorld(prefix: string, setup: AttackSetup): Promise<AttackWorld> {
   const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
-  const scenario = await createScenario({ dir, templates: [...setup.templates] });
+  const scenario = await createScenario({
+    dir,
+    templates: [...setup.templates],
+    ...(setup.key ? { key: setup.key } : {}),
+  });
   if (setup.planted) await plantTemplate(scenario, setup.planted);
   if (setup.worker) await setWorkerService(scenario, setup.worker(scenario));
   await setup.prepare?.(scenario, dir);

@@ -15,6 +15,10 @@
  *                       characters the ERROR schema allows (LF, TAB, U+2028, zero-width)
  *   error-injection-escape  the same with terminal escapes (ESC, C1 CSI, bidi override), which
  *                       the schema refuses
+ *   stale-repomd        in QUERY_RESULT, send TMPL_LIE_REPOMD and TMPL_LIE_REPOMD_ASC (an older,
+ *                       validly signed repomd.xml) as the first repository's evidence
+ *   forged-repomd       in QUERY_RESULT, raise the first repository's <revision> by 1000,
+ *                       keeping its signature
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -63,6 +67,25 @@ for await (const frame of decodeFrames(honest.stdout)) {
     await send(encodeJsonFrame('ERROR', { code: 'download.failed', message: injected }));
     honest.kill('SIGKILL');
     break;
+  }
+  if (frame.type === 'QUERY_RESULT' && (lie === 'stale-repomd' || lie === 'forged-repomd')) {
+    const result = JSON.parse(new TextDecoder().decode(frame.payload)) as {
+      repomd: { repomd: string; signature: string | null }[];
+    };
+    const first = result.repomd[0]!;
+    if (lie === 'stale-repomd') {
+      first.repomd = readFileSync(process.env.TMPL_LIE_REPOMD!).toString('base64');
+      first.signature = readFileSync(process.env.TMPL_LIE_REPOMD_ASC!, 'utf8');
+    } else {
+      const text = Buffer.from(first.repomd, 'base64').toString('latin1');
+      const raised = text.replace(
+        /<revision>([0-9]+)<\/revision>/,
+        (_, r: string) => `<revision>${BigInt(r) + 1000n}</revision>`,
+      );
+      first.repomd = Buffer.from(raised, 'latin1').toString('base64');
+    }
+    await send(encodeJsonFrame('QUERY_RESULT', result));
+    continue;
   }
   if (frame.type === 'HEAD' && lie === 'other-head') {
     const other = readFileSync(process.env.TMPL_LIE_PACKAGE!);

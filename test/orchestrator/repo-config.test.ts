@@ -5,6 +5,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DEFAULT_METADATA_EXPIRE_SECONDS,
+  DEFAULT_METADATA_MAX_AGE_SECONDS,
   expandRepoFilePaths,
   loadRepoConfig,
   parseRepoFile,
@@ -156,9 +157,48 @@ describe('parseRepoFile agrees with dnf', () => {
       repoGpgcheck: false,
       gpgkeys: [],
       metadataExpire: DEFAULT_METADATA_EXPIRE_SECONDS,
+      metadataMaxAge: DEFAULT_METADATA_MAX_AGE_SECONDS,
+      metadataMaxAgeAction: 'warn',
       sslverify: true,
       file: 'x.repo',
     });
+  });
+});
+
+describe('metadata_max_age and metadata_max_age_action (tmpl options)', () => {
+  const read = (lines: string): RepoDefinition =>
+    parseRepoFile(enc(`[x]\nbaseurl=https://x.example/\n${lines}`), 'x.repo', { releasever: '4.2' })[0]!;
+
+  it.each([
+    ['1209600', 1209600],
+    ['336h', 336 * 3600],
+    ['14d', 14 * 86400],
+    ['2w', 14 * 86400],
+    ['2W', 14 * 86400],
+    ['90m', 5400],
+    ['30s', 30],
+    ['never', null],
+    ['Never', null],
+  ])('metadata_max_age=%s is %s seconds', (value, seconds) => {
+    expect(read(`metadata_max_age=${value}\n`).metadataMaxAge).toBe(seconds);
+  });
+
+  it.each(['0', '0d', '-1', '1.5d', '2 w', '2y', 'w', '', '9999999999w', '14d,', 'off'])(
+    'metadata_max_age=%s is refused (repo-config.max-age)',
+    (value) => {
+      expect(() => read(`metadata_max_age=${value}\n`)).toThrow(
+        expect.objectContaining({ code: 'repo-config.max-age' }),
+      );
+    },
+  );
+
+  it('metadata_max_age_action is warn or refuse, nothing else', () => {
+    expect(read('metadata_max_age_action=refuse\n').metadataMaxAgeAction).toBe('refuse');
+    expect(read('metadata_max_age_action=WARN\n').metadataMaxAgeAction).toBe('warn');
+    for (const bad of ['', 'strict', 'yes', '1'])
+      expect(() => read(`metadata_max_age_action=${bad}\n`)).toThrow(
+        expect.objectContaining({ code: 'repo-config.max-age-action' }),
+      );
   });
 });
 

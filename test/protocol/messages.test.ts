@@ -5,6 +5,9 @@ import {
   ErrorFrameSchema,
   MetadataSchema,
   PackageListingSchema,
+  QueryResultSchema,
+  RepoConfigSchema,
+  RepomdEvidenceSchema,
   decodeJsonFrame,
   decodeRequest,
   encodeMessageFrame,
@@ -13,7 +16,13 @@ import {
   type PackageListing,
   type WorkerRequest,
 } from '../../protocol/messages.ts';
-import { MAX_DESCRIPTION_LENGTH, MAX_LICENSE_LENGTH } from '../../protocol/limits.ts';
+import {
+  MAX_DESCRIPTION_LENGTH,
+  MAX_LICENSE_LENGTH,
+  MAX_REPOMD_EVIDENCE_BYTES,
+  MAX_REPOMD_REVISION_DIGITS,
+  MAX_REPOMD_SIGNATURE_EVIDENCE_LENGTH,
+} from '../../protocol/limits.ts';
 
 const KEY = '-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmQENBF...\n-----END PGP PUBLIC KEY BLOCK-----\n';
 
@@ -237,5 +246,30 @@ describe('worker replies', () => {
     expect(() => decodeJsonFrame({ type: 'END', payload: encodeFrame('END').subarray(8) }, 'END')).toThrow(
       expect.objectContaining({ code: 'message.json' }),
     );
+  });
+});
+
+describe('repomd evidence in QUERY_RESULT and minRevision in the request', () => {
+  const evidence = { repoid: 'r', repomd: Buffer.from('<repomd/>').toString('base64'), signature: null };
+
+  it('QUERY_RESULT carries one evidence entry per repository, with canonical padded base64', () => {
+    expect(QueryResultSchema.safeParse({ packages: [], repomd: [evidence] }).success).toBe(true);
+    expect(QueryResultSchema.safeParse({ packages: [] }).success).toBe(false);
+    for (const repomd of ['PHJlcG9tZC8-', 'PHJlcG9tZC8', 'PHJl cG9t', 'QQ=', '====']) {
+      expect(RepomdEvidenceSchema.safeParse({ ...evidence, repomd }).success, repomd).toBe(false);
+    }
+    const tooBig = Buffer.alloc(MAX_REPOMD_EVIDENCE_BYTES + 3).toString('base64');
+    expect(RepomdEvidenceSchema.safeParse({ ...evidence, repomd: tooBig }).success).toBe(false);
+    const longSignature = 'A'.repeat(MAX_REPOMD_SIGNATURE_EVIDENCE_LENGTH + 1);
+    expect(RepomdEvidenceSchema.safeParse({ ...evidence, signature: longSignature }).success).toBe(false);
+    expect(RepomdEvidenceSchema.safeParse({ ...evidence, signature: 'sig\x1b[2J' }).success).toBe(false);
+  });
+
+  it('minRevision is a canonical decimal number of at most MAX_REPOMD_REVISION_DIGITS digits', () => {
+    const repo = request.repos[0]!;
+    for (const minRevision of ['0', '1717171717', '9'.repeat(MAX_REPOMD_REVISION_DIGITS)])
+      expect(RepoConfigSchema.safeParse({ ...repo, minRevision }).success, minRevision).toBe(true);
+    for (const minRevision of ['', '01', '-1', '1.5', ' 1', '9'.repeat(MAX_REPOMD_REVISION_DIGITS + 1)])
+      expect(RepoConfigSchema.safeParse({ ...repo, minRevision }).success, minRevision).toBe(false);
   });
 });

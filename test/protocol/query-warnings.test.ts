@@ -8,12 +8,12 @@ import { MAX_QUERY_WARNINGS, MAX_WARNING_MESSAGE_LENGTH } from '../../protocol/l
 import { QueryResultSchema } from '../../protocol/messages.ts';
 
 const warning = { code: 'primary.evr', repoid: 'qubes-templates-community', message: 'entry skipped' };
-const parse = (warnings: unknown[]) => QueryResultSchema.safeParse({ packages: [], warnings });
+const parse = (warnings: unknown[]) => QueryResultSchema.safeParse({ packages: [], warnings, repomd: [] });
 
 describe('QUERY_RESULT warnings', () => {
   it('accepts a well-formed warning, with or without a package, and a result without warnings', () => {
     expect(parse([warning, { ...warning, package: 'qubes-template-x' }]).success).toBe(true);
-    expect(QueryResultSchema.safeParse({ packages: [] }).success).toBe(true);
+    expect(QueryResultSchema.safeParse({ packages: [], repomd: [] }).success).toBe(true);
   });
 
   it.each([
