@@ -12,8 +12,8 @@
 export const ROOT_IMG_PART_PREFIX = 'root.img.part.';
 
 /**
- * Longest suffix considered: 12 digits name the first 9.99e11 parts, far beyond any package a
- * header can describe, and keep every index a safe integer.
+ * Longest suffix considered: up to 12 digits split names the first 9,999,990 parts, far more than
+ * one METADATA frame can announce (MAX_METADATA_FILES), and every index stays a safe integer.
  */
 export const MAX_SPLIT_SUFFIX_LENGTH = 12;
 

@@ -170,6 +170,9 @@ describe('part names: the rule of GNU split -d', () => {
       expect(rootPartIndex(`root.img.part.${suffix}`), suffix).toBeNull();
     }
     expect(rootPartIndex('root.img.part.')).toBeNull();
+    // The longest suffix considered (MAX_SPLIT_SUFFIX_LENGTH) and one widening beyond it.
+    expect(rootPartIndex('root.img.part.999998999999')).toBe(9_999_989);
+    expect(rootPartIndex('root.img.part.99999900000000')).toBeNull();
     expect(rootPartIndex('root.img.parts.00')).toBeNull();
   });
 });
