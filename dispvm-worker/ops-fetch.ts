@@ -4,13 +4,14 @@
  * cpio. Nothing is stored: a template package is bigger than a disposable's /tmp.
  *
  * Allowed files are regular files directly in /var/lib/qubes/vm-templates/NAME/: template.conf,
- * the three appmenu lists and root.img.part.NN (QUBES.md, template RPM layout). Everything else,
- * scriptlets included, is read through its digest check and dropped.
+ * the three appmenu lists and the root.img parts as split -d names them (QUBES.md, template RPM
+ * layout). Everything else, scriptlets included, is read through its digest check and dropped.
  */
 import type { Logger } from 'pino';
 import type { AllowedFileKind, FileAnnouncement, WorkerRequest } from '../protocol/messages.ts';
 import type { PackageInfo, RpmFileEntry } from '../protocol/rpm-types.ts';
 import { ALLOWED_FILE_KINDS } from '../protocol/messages.ts';
+import { rootPartIndex } from '../protocol/root-image-parts.ts';
 import { WorkerError } from './errors.ts';
 import type { FrameWriter } from './ops-output.ts';
 import {
@@ -27,10 +28,10 @@ import type { RepoContext } from './repo-client.ts';
 export const TEMPLATES_DIR = '/var/lib/qubes/vm-templates';
 const S_IFMT = 0o170000;
 const S_IFREG = 0o100000;
-const ROOT_IMG_PART = /^root\.img\.part\.[0-9]{2,4}$/;
 
 function kindOf(basename: string): AllowedFileKind | null {
-  if (ROOT_IMG_PART.test(basename)) return 'root.img';
+  // The names split -d gives the parts, the orchestrator's rule too (it refuses any other).
+  if (rootPartIndex(basename) !== null) return 'root.img';
   return (ALLOWED_FILE_KINDS as readonly string[]).includes(basename) && basename !== 'root.img'
     ? (basename as AllowedFileKind)
     : null;

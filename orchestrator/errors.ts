@@ -2,7 +2,7 @@
  * Orchestrator error classes. Each carries a stable code; the CLI maps codes to exit codes and
  * `--json` error objects.
  */
-import { TmplError } from '../protocol/errors.ts';
+import { TmplError, VerificationError } from '../protocol/errors.ts';
 
 export type OrchestratorErrorCode =
   | 'qubes.no-admin-api'
@@ -47,6 +47,29 @@ export type OrchestratorErrorCode =
   | 'download.write'
   | 'usage'
   | 'cancelled';
+
+/**
+ * Codes of the VerificationError refusing a validly signed package whose content is not what the
+ * Qubes builder makes (template-layout.ts from the signed header, image-stream.ts for the image
+ * tar's member name).
+ */
+export type TemplateLayoutErrorCode =
+  | 'package.not-template'
+  | 'package.bad-name'
+  | 'package.file-too-large'
+  | 'package.parts'
+  | 'template.layout.outside'
+  | 'template.layout.file-type'
+  | 'template.layout.link'
+  | 'template.layout.unknown'
+  | 'template.layout.ghost'
+  | 'template.layout.duplicate'
+  | 'template.image-name';
+
+/** The VerificationError of a layout refusal, its code checked against the union. */
+export function layoutError(code: TemplateLayoutErrorCode, message: string): VerificationError {
+  return new VerificationError(code, message);
+}
 
 export class OrchestratorError extends TmplError {
   declare readonly code: OrchestratorErrorCode;

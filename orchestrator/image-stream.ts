@@ -7,7 +7,8 @@
  * cleanly; if `commit` rejects, the stream throws instead and Qubes discards the import.
  */
 import { readSparseTar, type SparseMemberEvent } from '../protocol/sparse-tar.ts';
-import { OrchestratorError } from './errors.ts';
+import { quotedLine } from '../protocol/display-text.ts';
+import { layoutError, OrchestratorError } from './errors.ts';
 
 const ZERO_CHUNK = new Uint8Array(1024 * 1024);
 
@@ -26,6 +27,22 @@ function* zeros(length: number): Generator<Uint8Array> {
   }
 }
 
+/**
+ * Refuses a member name no builder writes: the builder archives `.../root.img` and GNU tar
+ * strips a leading '/' (QUBES.md, "Template RPM layout"). The name is never used as a path
+ * here, but a package carrying `../../etc/x` or `/etc/x` was made to be unpacked somewhere by
+ * a tar that follows it, and is refused rather than quietly imported.
+ */
+export function checkImageMemberName(name: string): void {
+  const shown = quotedLine(name);
+  if (name.startsWith('/'))
+    throw layoutError('template.image-name', `root image member ${shown} is an absolute path`);
+  if (name.split('/').includes('..'))
+    throw layoutError('template.image-name', `root image member ${shown} contains '..'`);
+  if (!name.endsWith('root.img'))
+    throw layoutError('template.image-name', `root image member ${shown} does not end in root.img`);
+}
+
 /** Reads the tar member header from `tar` (the concatenated parts) and returns the image stream. */
 export async function openImageStream(
   tar: AsyncIterable<Uint8Array>,
@@ -37,6 +54,7 @@ export async function openImageStream(
     throw new OrchestratorError('import.failed', 'root image archive has no member');
   }
   const member = first.value;
+  checkImageMemberName(member.name);
 
   async function* dense(): AsyncGenerator<Uint8Array> {
     let position = 0;

@@ -31,7 +31,7 @@ import {
 } from './rpm-tags.ts';
 import { isRsaKey, signDetachedBinary, signDetachedStream, type SigningKey } from './signing-key.ts';
 
-export type RpmFileKind = 'file' | 'dir' | 'symlink' | 'chardev' | 'blockdev';
+export type RpmFileKind = 'file' | 'dir' | 'symlink' | 'chardev' | 'blockdev' | 'fifo';
 
 /** File content produced on demand, with its size and SHA-256 known beforehand. */
 export interface StreamedContent {
@@ -45,7 +45,7 @@ export interface RpmFileSpec {
   /** Absolute install path. */
   readonly path: string;
   readonly kind: RpmFileKind;
-  /** Permission bits; defaults 0644 files, 0755 dirs, 0777 symlinks, 0600 devices. */
+  /** Permission bits; defaults 0644 files and FIFOs, 0755 dirs, 0777 symlinks, 0600 devices. */
   readonly perms?: number;
   readonly content?: Uint8Array | string | StreamedContent;
   readonly linkTo?: string;
@@ -156,6 +156,7 @@ const MODE_TYPE: Record<RpmFileKind, number> = {
   symlink: 0o120000,
   chardev: 0o020000,
   blockdev: 0o060000,
+  fifo: 0o010000,
 };
 const DEFAULT_PERMS: Record<RpmFileKind, number> = {
   file: 0o644,
@@ -163,6 +164,7 @@ const DEFAULT_PERMS: Record<RpmFileKind, number> = {
   symlink: 0o777,
   chardev: 0o600,
   blockdev: 0o600,
+  fifo: 0o644,
 };
 
 const encoder = new TextEncoder();

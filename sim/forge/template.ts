@@ -42,6 +42,16 @@ export interface TemplateMutations {
   readonly oversize?: { readonly installedSize?: number; readonly lastPartSize?: number };
   /** PAYLOADDIGEST that does not match the payload. */
   readonly payloadDigestMismatch?: boolean;
+  /**
+   * Entries listed in the signed header and shipped in the payload besides the builder's: files
+   * outside the template directory, another template's files, an extra `root.img.part.x`.
+   */
+  readonly extraFiles?: readonly RpmFileSpec[];
+  /**
+   * Builder entries replaced, by name in the template directory ('' for the directory itself):
+   * template.conf as a symlink or a FIFO, apps/ as a symlink to a directory elsewhere.
+   */
+  readonly replacedFiles?: Readonly<Record<string, Omit<RpmFileSpec, 'path'>>>;
 }
 
 export interface ForgeTemplateOptions {
@@ -167,7 +177,7 @@ export async function forgeTemplate(opts: ForgeTemplateOptions): Promise<ForgedT
       group: 'qubes',
       ...extra,
     });
-    const files: RpmFileSpec[] = [
+    const builderFiles: RpmFileSpec[] = [
       { path: dest, kind: 'dir', ...listed(0o2770) },
       ...['apps', 'apps.templates', 'apps.tempicons'].map((d): RpmFileSpec => ({
         path: `${dest}/${d}`,
@@ -200,6 +210,15 @@ export async function forgeTemplate(opts: ForgeTemplateOptions): Promise<ForgedT
         content: fileContent(p),
         ...listed(0o660),
       })),
+    ];
+    const replaced = mut.replacedFiles ?? {};
+    const files: RpmFileSpec[] = [
+      ...builderFiles.map((f): RpmFileSpec => {
+        const name = f.path === dest ? '' : f.path.slice(dest.length + 1);
+        const replacement = Object.hasOwn(replaced, name) ? replaced[name] : undefined;
+        return replacement ? { ...replacement, path: f.path } : f;
+      }),
+      ...(mut.extraFiles ?? []),
     ];
 
     const canary = opts.canaryPath;

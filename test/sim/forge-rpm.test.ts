@@ -374,6 +374,33 @@ describe('hostile variants', () => {
     expect(stdout).toContain('./../../../etc/cron.d/evil');
   });
 
+  it('layouts no builder makes, signed: files outside the template directory, a FIFO, symlinks', async () => {
+    const dir = '/var/lib/qubes/vm-templates/odd';
+    const t = await forge('odd', {
+      mutations: {
+        extraFiles: [
+          { path: '/etc/profile.d/evil.sh', kind: 'file', content: 'echo hi\n' },
+          { path: `${dir}/root.img.part.x`, kind: 'file', content: 'x' },
+        ],
+        replacedFiles: {
+          'template.conf': { kind: 'symlink', linkTo: '/etc/shadow' },
+          'whitelisted-appmenus.list': { kind: 'fifo' },
+          apps: { kind: 'symlink', linkTo: '/etc' },
+        },
+      },
+    });
+    expect((await rpmkeysCheck(t.path, [keyPath])).ok).toBe(true);
+    const listed = (await rpmQuery(t.path, '[%{FILEMODES:perms} %{FILENAMES} %{FILELINKTOS}\n]')).split('\n');
+    expect(listed).toContain('-rw-r--r-- /etc/profile.d/evil.sh ');
+    expect(listed).toContain(`-rw-r--r-- ${dir}/root.img.part.x `);
+    expect(listed).toContain(`lrwxrwxrwx ${dir}/template.conf /etc/shadow`);
+    expect(listed).toContain(`prw-r--r-- ${dir}/whitelisted-appmenus.list `);
+    expect(listed).toContain(`lrwxrwxrwx ${dir}/apps /etc`);
+    const { stdout } = await execa('sh', ['-c', `rpm2cpio "$1" | cpio -tv --quiet`, 'sh', t.path]);
+    expect(stdout).toMatch(/prw-r--r-- .*odd\/whitelisted-appmenus\.list/);
+    expect(stdout).toMatch(/lrwxrwxrwx .*odd\/apps -> \/etc/);
+  });
+
   it('oversize declared sizes', async () => {
     const t = await forge('oversize', {
       mutations: { oversize: { installedSize: 5 * 1024 ** 4, lastPartSize: 6 * 1024 ** 3 } },
