@@ -17,6 +17,7 @@ import { defaultLockFile } from './lock.ts';
 import { resolveQubesEnvironment, type QubesEnvironment } from './qubes-env.ts';
 import { DEFAULT_REPO_FILES_GLOB, loadRepoConfig, type RepoDefinition } from './repo-config.ts';
 import { applyRepoOperations, enabledRepos } from './repo-selection.ts';
+import type { TransferLimits } from './transfer-watchdog.ts';
 import type { WorkerPlacement } from './worker-session.ts';
 
 export interface App {
@@ -29,6 +30,29 @@ export interface App {
   readonly yes: boolean;
   readonly json: boolean;
   readonly idleTimeoutMs: number | undefined;
+  /** The worker transfer's other time limits set in the environment (transfer-watchdog.ts). */
+  readonly transferLimits: Partial<TransferLimits>;
+}
+
+/** Environment variables that set the worker transfer's limits, besides TMPL_WORKER_IDLE_TIMEOUT_MS. */
+export const TRANSFER_LIMIT_VARIABLES: Readonly<
+  Record<string, Exclude<keyof TransferLimits, 'idleTimeoutMs'>>
+> = {
+  TMPL_WORKER_PROGRESS_WINDOW_MS: 'minProgressWindowMs',
+  TMPL_WORKER_PROGRESS_MIN_BYTES: 'minProgressBytes',
+  TMPL_WORKER_DEADLINE_BASE_MS: 'deadlineBaseMs',
+  TMPL_WORKER_MIN_RATE: 'minRateBytesPerSecond',
+};
+
+/** The limits the environment sets; values that are not positive numbers are ignored, as the idle timeout's. */
+function transferLimitsFrom(env: NodeJS.ProcessEnv): Partial<TransferLimits> {
+  const limits: Partial<Record<keyof TransferLimits, number>> = {};
+  for (const [variable, key] of Object.entries(TRANSFER_LIMIT_VARIABLES)) {
+    const text = env[variable];
+    const number = text ? Number(text) : undefined;
+    if (number !== undefined && Number.isFinite(number) && number > 0) limits[key] = number;
+  }
+  return limits;
 }
 
 export function defaultKeyring(releasever: string): string {
@@ -81,6 +105,7 @@ export function createApp(args: ParsedArgs, env: NodeJS.ProcessEnv): App {
     yes: flag(args, 'yes'),
     json: flag(args, 'json'),
     idleTimeoutMs: idle !== undefined && Number.isFinite(idle) && idle > 0 ? idle : undefined,
+    transferLimits: transferLimitsFrom(env),
   };
 }
 

@@ -122,6 +122,7 @@ async function runInstall(
     placement: app.placement,
     releasever: app.releasever,
     ...(app.idleTimeoutMs ? { idleTimeoutMs: app.idleTimeoutMs } : {}),
+    transferLimits: app.transferLimits,
   };
   return withLock(app.lockFile, async () => {
     const outcomes: TemplateOutcome[] = [];
