@@ -5,14 +5,9 @@
  * error class and code, and by what the machine asked its caller to do before it (never to
  * prepare the import when the header or METADATA is refused).
  */
-import { readFile, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import type { PublicKey } from 'openpgp';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runWorker } from '../../dispvm-worker/service.ts';
 import {
   FrameReceiver,
   MAX_PROGRESS_FRAMES_WITHOUT_ADVANCE,
@@ -24,12 +19,14 @@ import { OrchestratorError } from '../../orchestrator/errors.ts';
 import { openImageStream } from '../../orchestrator/image-stream.ts';
 import { verifyHead } from '../../orchestrator/verify-head.ts';
 import { ParseError, VerificationError } from '../../protocol/errors.ts';
-import { decodeFrames, encodeDataFrames, FrameSequence, type Frame } from '../../protocol/frames.ts';
-import { encodeRequest, type WorkerRequest } from '../../protocol/messages.ts';
-import { forgeTemplate, generateSigningKey, writeRpm, type SigningKey } from '../../sim/forge/index.ts';
+import type { Frame } from '../../protocol/frames.ts';
+import {
+  FIXTURE_DIR as DIR,
+  FIXTURE_TEMPLATE as NAME,
+  makeTemplateFrames,
+  type TemplateFrames,
+} from '../helpers/template-frames.ts';
 
-const NAME = 'fixture';
-const DIR = `/var/lib/qubes/vm-templates/${NAME}`;
 const SETTINGS = [
   'template.conf',
   'whitelisted-appmenus.list',
@@ -37,96 +34,22 @@ const SETTINGS = [
   'netvm-whitelisted-appmenus.list',
 ].map((f) => `${DIR}/${f}`);
 
-let work: string;
-let key: SigningKey;
-let keys: PublicKey[];
-/** The real worker's frames for a 3-part template with an empty template.conf. */
-let honest: Frame[];
-/** The real worker's frames for a template whose image is 0 bytes. */
-let emptyImage: Frame[];
-/** HEAD of a package whose root.img part is too small to hold an image. */
+let fixture: TemplateFrames | undefined;
+let keys: readonly PublicKey[];
+let honest: readonly Frame[];
+let emptyImage: readonly Frame[];
 let tinyPartsHead: Frame;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-async function workerFrames(rpmPath: string): Promise<Frame[]> {
-  const rpm = await readFile(rpmPath);
-  const request: WorkerRequest = {
-    protocol: 1,
-    op: 'unpack',
-    releasever: '4.2',
-    repos: [
-      { id: 'commandline', baseurls: [], gpgcheck: true, repoGpgcheck: false, keys: [key.publicKeyArmored] },
-    ],
-  };
-  const chunks: Buffer[] = [];
-  const output = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      chunks.push(chunk);
-      done();
-    },
-  });
-  const input = [encodeRequest(request), ...encodeDataFrames('PACKAGE_DATA', rpm)];
-  const status = await runWorker({ input, output, logger: pino({ level: 'silent' }) });
-  expect(status).toBe(0);
-  const frames: Frame[] = [];
-  for await (const frame of decodeFrames([Buffer.concat(chunks)], { sequence: new FrameSequence('unpack') }))
-    frames.push(frame);
-  return frames;
-}
-
 beforeAll(async () => {
-  work = await mkdtemp(path.join(tmpdir(), 'tmpl-frame-receiver-'));
-  key = await generateSigningKey('Frame Receiver', { type: 'ed25519' });
-  keys = [key.privateKey.toPublic()];
-  const common = {
-    version: '4.2.0',
-    release: '1',
-    compressor: 'zstd' as const,
-    outDir: work,
-    tempDir: work,
-    signingKey: key,
-    appmenus: { whitelisted: 'a.desktop\n', vm: 'b.desktop\n', netvm: 'c.desktop\n' },
-  };
-  const forged = await forgeTemplate({
-    ...common,
-    name: NAME,
-    image: { size: 256 * 1024, extents: [{ offset: 4096, length: 40_000, seed: 'receiver' }] },
-    partSize: 16 * 1024,
-    templateConf: '',
-  });
-  honest = await workerFrames(forged.path);
-  const empty = await forgeTemplate({
-    ...common,
-    name: 'empty',
-    image: { size: 0, extents: [] },
-    templateConf: 'gui=1\n',
-  });
-  emptyImage = await workerFrames(empty.path);
-  const tiny = await writeRpm(
-    {
-      name: 'qubes-template-tiny',
-      version: '1',
-      release: '1',
-      summary: 'tiny',
-      description: 'tiny',
-      license: 'GPLv3+',
-      buildtime: 1_767_225_600,
-      compressor: 'zstd',
-      files: [
-        { path: '/var/lib/qubes/vm-templates/tiny', kind: 'dir' },
-        { path: '/var/lib/qubes/vm-templates/tiny/root.img.part.00', kind: 'file', content: 'x'.repeat(512) },
-      ],
-    },
-    { outPath: path.join(work, 'tiny.rpm'), signingKey: key },
-  );
-  const tinyFrames = await workerFrames(tiny.path);
-  tinyPartsHead = tinyFrames.find((f) => f.type === 'HEAD') ?? fail('no HEAD');
+  fixture = await makeTemplateFrames();
+  ({ keys, honest, emptyImage, tinyPartsHead } = fixture);
 }, 120_000);
 
 afterAll(async () => {
-  if (work) await rm(work, { recursive: true, force: true });
+  await fixture?.close();
 });
 
 function fail(message: string): never {
@@ -194,7 +117,7 @@ async function drive(
       const { action } = receiver.accept(f);
       run.actions.push(action.kind);
       if (action.kind === 'verify-head') {
-        receiver.headVerified(await verifyHead(action.bytes, keys, { nogpgcheck: false }));
+        receiver.headVerified(await verifyHead(action.bytes, [...keys], { nogpgcheck: false }));
       }
       if (action.kind === 'image-data') run.image.push(action.bytes);
     }
