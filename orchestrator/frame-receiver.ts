@@ -1,6 +1,7 @@
 /**
  * The orchestrator's state machine over a worker's fetch or unpack stream: one state per phase
- * of the protocol, every transition in `#transition`. It trusts nothing the worker says and checks
+ * of the protocol, every transition on a frame in `#transition` (and the one on the outcome of
+ * the head's signature check in `headVerified`). It trusts nothing the worker says and checks
  * every frame's content against the verified header; FrameSequence (protocol/frames.ts) checks the
  * order of frame types as they arrive, this machine refuses anything its state does not expect
  * all the same.
