@@ -35,22 +35,25 @@ export interface App {
 }
 
 /** Environment variables that set the worker transfer's limits, besides TMPL_WORKER_IDLE_TIMEOUT_MS. */
-export const TRANSFER_LIMIT_VARIABLES: Readonly<
-  Record<string, Exclude<keyof TransferLimits, 'idleTimeoutMs'>>
-> = {
+const TRANSFER_LIMIT_VARIABLES: Readonly<Record<string, Exclude<keyof TransferLimits, 'idleTimeoutMs'>>> = {
   TMPL_WORKER_PROGRESS_WINDOW_MS: 'minProgressWindowMs',
   TMPL_WORKER_PROGRESS_MIN_BYTES: 'minProgressBytes',
   TMPL_WORKER_DEADLINE_BASE_MS: 'deadlineBaseMs',
   TMPL_WORKER_MIN_RATE: 'minRateBytesPerSecond',
 };
 
-/** The limits the environment sets; values that are not positive numbers are ignored, as the idle timeout's. */
+/** A limit from the environment: a positive number, else undefined (the default applies). */
+function positiveNumber(text: string | undefined): number | undefined {
+  const number = text ? Number(text) : undefined;
+  return number !== undefined && Number.isFinite(number) && number > 0 ? number : undefined;
+}
+
+/** The limits the environment sets. */
 function transferLimitsFrom(env: NodeJS.ProcessEnv): Partial<TransferLimits> {
   const limits: Partial<Record<keyof TransferLimits, number>> = {};
   for (const [variable, key] of Object.entries(TRANSFER_LIMIT_VARIABLES)) {
-    const text = env[variable];
-    const number = text ? Number(text) : undefined;
-    if (number !== undefined && Number.isFinite(number) && number > 0) limits[key] = number;
+    const number = positiveNumber(env[variable]);
+    if (number !== undefined) limits[key] = number;
   }
   return limits;
 }
@@ -94,7 +97,6 @@ export function createApp(args: ParsedArgs, env: NodeJS.ProcessEnv): App {
   else if (updatevm !== undefined)
     placement = { kind: 'updatevm', ...(updatevm.at(-1) ? { vm: updatevm.at(-1)! } : {}) };
   else placement = { kind: 'dispvm', ...(dispvm ? { dispvm } : {}) };
-  const idle = env.TMPL_WORKER_IDLE_TIMEOUT_MS ? Number(env.TMPL_WORKER_IDLE_TIMEOUT_MS) : undefined;
   return {
     env: qubesEnv,
     admin: new AdminClient(createTransport(qubesEnv)),
@@ -104,7 +106,7 @@ export function createApp(args: ParsedArgs, env: NodeJS.ProcessEnv): App {
     lockFile: defaultLockFile(env),
     yes: flag(args, 'yes'),
     json: flag(args, 'json'),
-    idleTimeoutMs: idle !== undefined && Number.isFinite(idle) && idle > 0 ? idle : undefined,
+    idleTimeoutMs: positiveNumber(env.TMPL_WORKER_IDLE_TIMEOUT_MS),
     transferLimits: transferLimitsFrom(env),
   };
 }
