@@ -18,6 +18,7 @@ import { resolveQubesEnvironment, type QubesEnvironment } from './qubes-env.ts';
 import { DEFAULT_REPO_FILES_GLOB, loadRepoConfig, type RepoDefinition } from './repo-config.ts';
 import { applyRepoOperations, enabledRepos } from './repo-selection.ts';
 import { stateDir } from './rollback-state.ts';
+import type { TransferLimits } from './transfer-watchdog.ts';
 import type { WorkerPlacement } from './worker-session.ts';
 
 export interface App {
@@ -32,6 +33,32 @@ export interface App {
   readonly idleTimeoutMs: number | undefined;
   /** TMPL_STATE_DIR: the rollback floor and the newest accepted repository metadata. */
   readonly stateDir: string;
+  /** The worker transfer's other time limits set in the environment (transfer-watchdog.ts). */
+  readonly transferLimits: Partial<TransferLimits>;
+}
+
+/** Environment variables that set the worker transfer's limits, besides TMPL_WORKER_IDLE_TIMEOUT_MS. */
+const TRANSFER_LIMIT_VARIABLES: Readonly<Record<string, Exclude<keyof TransferLimits, 'idleTimeoutMs'>>> = {
+  TMPL_WORKER_PROGRESS_WINDOW_MS: 'minProgressWindowMs',
+  TMPL_WORKER_PROGRESS_MIN_BYTES: 'minProgressBytes',
+  TMPL_WORKER_DEADLINE_BASE_MS: 'deadlineBaseMs',
+  TMPL_WORKER_MIN_RATE: 'minRateBytesPerSecond',
+};
+
+/** A limit from the environment: a positive number, else undefined (the default applies). */
+function positiveNumber(text: string | undefined): number | undefined {
+  const number = text ? Number(text) : undefined;
+  return number !== undefined && Number.isFinite(number) && number > 0 ? number : undefined;
+}
+
+/** The limits the environment sets. */
+function transferLimitsFrom(env: NodeJS.ProcessEnv): Partial<TransferLimits> {
+  const limits: Partial<Record<keyof TransferLimits, number>> = {};
+  for (const [variable, key] of Object.entries(TRANSFER_LIMIT_VARIABLES)) {
+    const number = positiveNumber(env[variable]);
+    if (number !== undefined) limits[key] = number;
+  }
+  return limits;
 }
 
 export function defaultKeyring(releasever: string): string {
@@ -73,7 +100,6 @@ export function createApp(args: ParsedArgs, env: NodeJS.ProcessEnv): App {
   else if (updatevm !== undefined)
     placement = { kind: 'updatevm', ...(updatevm.at(-1) ? { vm: updatevm.at(-1)! } : {}) };
   else placement = { kind: 'dispvm', ...(dispvm ? { dispvm } : {}) };
-  const idle = env.TMPL_WORKER_IDLE_TIMEOUT_MS ? Number(env.TMPL_WORKER_IDLE_TIMEOUT_MS) : undefined;
   return {
     env: qubesEnv,
     admin: new AdminClient(createTransport(qubesEnv)),
@@ -83,8 +109,9 @@ export function createApp(args: ParsedArgs, env: NodeJS.ProcessEnv): App {
     lockFile: defaultLockFile(env),
     yes: flag(args, 'yes'),
     json: flag(args, 'json'),
-    idleTimeoutMs: idle !== undefined && Number.isFinite(idle) && idle > 0 ? idle : undefined,
+    idleTimeoutMs: positiveNumber(env.TMPL_WORKER_IDLE_TIMEOUT_MS),
     stateDir: stateDir(env),
+    transferLimits: transferLimitsFrom(env),
   };
 }
 

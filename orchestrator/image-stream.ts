@@ -4,7 +4,8 @@
  * Qubes' import is not sparse on the wire: holes are sent as zeros (from one shared zero buffer,
  * never allocated per hole). The last chunk of the image is held back until `commit` resolves,
  * that is, until every part's digest matched the signed header and the worker's stream ended
- * cleanly; if `commit` rejects, the stream throws instead and Qubes discards the import.
+ * cleanly; if `commit` rejects, the stream throws instead and Qubes discards the import. This
+ * holds for every size because an empty image (nothing to hold back) is refused.
  */
 import { readSparseTar, type SparseMemberEvent } from '../protocol/sparse-tar.ts';
 import { quotedLine } from '../protocol/display-text.ts';
@@ -55,6 +56,9 @@ export async function openImageStream(
   }
   const member = first.value;
   checkImageMemberName(member.name);
+  // Qubes commits an import once it has `size` bytes: with nothing to hold back, an empty image
+  // would be committed whatever happens after it, so it is refused before the import starts.
+  if (member.realSize === 0) throw new OrchestratorError('image.empty', 'the root image is empty');
 
   async function* dense(): AsyncGenerator<Uint8Array> {
     let position = 0;

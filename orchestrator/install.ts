@@ -22,6 +22,7 @@ import {
 } from './receive-template.ts';
 import { APPMENU_FEATURES, parseAppmenuList, parseTemplateConf } from './template-conf.ts';
 import { templateFeatures } from './template-features.ts';
+import type { TransferLimits } from './transfer-watchdog.ts';
 import { runVmService } from './vm-service.ts';
 import { startWorker, type WorkerPlacement, type WorkerSession } from './worker-session.ts';
 import { sendRequest } from './worker-io.ts';
@@ -35,6 +36,7 @@ export interface InstallContext {
   readonly placement: WorkerPlacement;
   readonly releasever: string;
   readonly idleTimeoutMs?: number;
+  readonly transferLimits?: Partial<TransferLimits>;
   readonly onProgress?: (template: string, stage: string, done: number, total: number | undefined) => void;
 }
 
@@ -140,6 +142,7 @@ export async function installTemplate(
       expected: source.kind === 'repo' ? source.package : undefined,
       repoid: source.kind === 'repo' ? source.package.repoid : null,
       ...(ctx.idleTimeoutMs !== undefined ? { idleTimeoutMs: ctx.idleTimeoutMs } : {}),
+      ...(ctx.transferLimits !== undefined ? { limits: ctx.transferLimits } : {}),
       log,
       ...(ctx.onProgress
         ? {

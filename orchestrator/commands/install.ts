@@ -124,6 +124,7 @@ async function runInstall(
     placement: app.placement,
     releasever: app.releasever,
     ...(app.idleTimeoutMs ? { idleTimeoutMs: app.idleTimeoutMs } : {}),
+    transferLimits: app.transferLimits,
   };
   let warnings: readonly QueryWarning[] = [];
   const done = await withLock(app.lockFile, async () => {

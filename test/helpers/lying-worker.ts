@@ -19,6 +19,10 @@
  *                       validly signed repomd.xml) as the first repository's evidence
  *   forged-repomd       in QUERY_RESULT, raise the first repository's <revision> by 1000,
  *                       keeping its signature
+ *   drop-settings       leave template.conf and the appmenu lists out of METADATA and the stream
+ *                       (END's totals adjusted to match)
+ *   progress-stall      once the first root.img part began, send PROGRESS every 0.5 s, nothing else
+ *   empty-data-flood    once the first root.img part began, send empty FILE_DATA frames without end
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -56,6 +60,11 @@ let partBytes = 0;
 let lastPartData: Frame | undefined;
 let partCount = 0;
 let currentPath = '';
+/** drop-settings: the files left out, and what they would have added to END. */
+const SETTINGS = /\/(template\.conf|(netvm-|vm-)?whitelisted-appmenus\.list)$/;
+let dropping = false;
+let droppedFiles = 0;
+let droppedBytes = 0;
 /** Lies about files and the end are told in fetch/unpack streams only (the ones with a HEAD). */
 let sawHead = false;
 
@@ -104,6 +113,31 @@ for await (const frame of decodeFrames(honest.stdout)) {
       await send(encodeJsonFrame('METADATA', meta));
       continue;
     }
+    if (lie === 'drop-settings') {
+      meta.files = meta.files.filter((f) => !SETTINGS.test(f.path));
+      await send(encodeJsonFrame('METADATA', meta));
+      continue;
+    }
+  }
+  if (lie === 'drop-settings' && sawHead) {
+    if (frame.type === 'FILE_BEGIN') {
+      dropping = SETTINGS.test(
+        (JSON.parse(new TextDecoder().decode(frame.payload)) as { path: string }).path,
+      );
+      if (dropping) droppedFiles++;
+    }
+    if (dropping) {
+      if (frame.type === 'FILE_DATA') droppedBytes += frame.payload.length;
+      if (frame.type === 'FILE_END') dropping = false;
+      continue;
+    }
+    if (frame.type === 'END') {
+      const end = JSON.parse(new TextDecoder().decode(frame.payload)) as { files: number; bytes: number };
+      await send(
+        encodeJsonFrame('END', { files: end.files - droppedFiles, bytes: end.bytes - droppedBytes }),
+      );
+      continue;
+    }
   }
   if (frame.type === 'FILE_BEGIN') {
     currentPath = (JSON.parse(new TextDecoder().decode(frame.payload)) as { path: string }).path;
@@ -115,6 +149,18 @@ for await (const frame of decodeFrames(honest.stdout)) {
       const chunk = new Uint8Array(1024 * 1024).fill(0x41);
       for (;;) await send(encodeFrame('FILE_DATA', chunk));
     }
+  }
+  if (frame.type === 'FILE_DATA' && inPart && partsSeen === 1 && lie === 'progress-stall') {
+    await forward(frame);
+    for (let done = partBytes + frame.payload.length; ; done++) {
+      await send(encodeJsonFrame('PROGRESS', { stage: 'unpack', done }));
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+  if (frame.type === 'FILE_DATA' && inPart && partsSeen === 1 && lie === 'empty-data-flood') {
+    await forward(frame);
+    const empty = encodeFrame('FILE_DATA');
+    for (;;) await send(empty);
   }
   if (frame.type === 'FILE_DATA' && inPart) {
     partBytes += frame.payload.length;
