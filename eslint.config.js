@@ -2,7 +2,18 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'coverage/**', 'bin/**', 'sim/bin/**', '.ci/**', 'eslint.config.js'] },
+  {
+    ignores: [
+      'node_modules/**',
+      'coverage/**',
+      'bin/**',
+      'dist/**',
+      'scripts/**',
+      'sim/bin/**',
+      '.ci/**',
+      'eslint.config.js',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -1,6 +1,10 @@
 #!/usr/bin/env node
-import { register } from 'tsx/esm/api';
+// Runs the built command line (dist/tmpl.mjs, made by `npm run build`).
+import { existsSync } from 'node:fs';
 
-register();
-const { main } = await import('../orchestrator/cli.ts');
-process.exitCode = await main(['install', ...process.argv.slice(2)]);
+const bundle = new URL('../dist/tmpl.mjs', import.meta.url);
+if (!existsSync(bundle)) {
+  process.stderr.write("tmpl-install: dist/tmpl.mjs is missing: run 'npm run build' first\n");
+  process.exit(2);
+}
+await import(bundle.href);

@@ -22,8 +22,11 @@ import type { RepoContext } from './repo-client.ts';
 /** The frame types the worker reads. */
 const INPUT_TYPES: ReadonlySet<FrameType> = new Set<FrameType>(['REQUEST', 'PACKAGE_DATA']);
 
-/** The worker's version, from package.json (sent in HELLO). */
+declare const __TMPL_BUILD_VERSION__: string | undefined;
+
+/** The worker's version (sent in HELLO): set by the build, else from package.json. */
 export function workerVersion(): string {
+  if (typeof __TMPL_BUILD_VERSION__ === 'string') return __TMPL_BUILD_VERSION__;
   try {
     const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
       version?: unknown;

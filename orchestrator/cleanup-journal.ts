@@ -1,7 +1,7 @@
 /**
  * What tmpl must undo if it dies mid-operation, even by SIGKILL: disposables it started for the
  * worker and template VMs it created but has not finished installing. Each entry is written, as
- * it happens, to a guard process (bin/tmpl-guard.mjs) that outlives tmpl: the guard reads until
+ * it happens, to a guard process (the built tmpl run with GUARD_ARGUMENT) that outlives tmpl: the guard reads until
  * its stdin closes, which the kernel does when tmpl exits however it exits, and then kills and
  * removes whatever is still registered.
  *
@@ -15,12 +15,49 @@ import { fileURLToPath } from 'node:url';
 
 export type CleanupKind = 'disposable' | 'template';
 
-export const GUARD_BIN = path.join(
-  path.dirname(fileURLToPath(import.meta.url)),
-  '..',
-  'bin',
-  'tmpl-guard.mjs',
-);
+/** The first argument that makes the built entry point (orchestrator/entry.ts) run as the guard. */
+export const GUARD_ARGUMENT = '--cleanup-guard';
+
+/**
+ * Used from the sources (the library in tests): the built bundle beside them. The built entry
+ * point replaces it with itself, wherever it is installed.
+ */
+const SOURCE_TREE_GUARD = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'tmpl.mjs');
+let guardCommand: readonly string[] = [process.execPath, SOURCE_TREE_GUARD, GUARD_ARGUMENT];
+
+/** How to start the guard: the built entry point sets itself (with GUARD_ARGUMENT) here. */
+export function setGuardCommand(command: readonly string[]): void {
+  guardCommand = command;
+}
+
+/** The program and arguments that start a guard. */
+export function guardArgv(): readonly string[] {
+  return guardCommand;
+}
+
+/** Journal lines: `+KIND NAME` registers, `-KIND NAME` resolves. */
+const JOURNAL_LINE = /^([+-])(disposable|template) ([A-Za-z0-9_.-]{1,64})$/;
+
+/**
+ * The guard itself: reads journal lines until its input closes (tmpl exited, however it
+ * exited), then undoes what is still registered. Returns the exit status.
+ */
+export async function runGuard(input: NodeJS.ReadableStream): Promise<number> {
+  // tmpl may be gone: its end of our stderr with it.
+  process.stderr.on('error', () => {});
+  const pending = new Set<string>();
+  const { createInterface } = await import('node:readline');
+  for await (const line of createInterface({ input })) {
+    const match = JOURNAL_LINE.exec(line);
+    if (!match) continue;
+    const entry = `${match[2]} ${match[3]}`;
+    if (match[1] === '+') pending.add(entry);
+    else pending.delete(entry);
+  }
+  if (pending.size === 0) return 0;
+  const { undo } = await import('./guard-undo.ts');
+  return undo([...pending].map((e) => e.split(' ')));
+}
 
 type Sink = (line: string) => void;
 let sink: Sink | undefined;
@@ -41,7 +78,11 @@ export function attachJournal(write: Sink): () => void {
 }
 
 function startOwnGuard(): Sink {
-  ownGuard = spawn(process.execPath, [GUARD_BIN], { stdio: ['pipe', 'ignore', 'inherit'], detached: true });
+  const [program, ...args] = guardCommand;
+  ownGuard = spawn(program ?? process.execPath, args, {
+    stdio: ['pipe', 'ignore', 'inherit'],
+    detached: true,
+  });
   // The pipe, not a handle, keeps the guard waiting: let tmpl exit normally.
   ownGuard.unref();
   (ownGuard.stdin as unknown as { unref?: () => void }).unref?.();

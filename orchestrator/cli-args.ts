@@ -74,6 +74,7 @@ export const GLOBAL_OPTIONS: readonly OptionSpec[] = [
     help: 'progress display (default: bar on a terminal)',
   },
   { name: 'help', short: 'h', kind: 'flag', help: 'show help' },
+  { name: 'version', kind: 'flag', help: "print tmpl's version and exit" },
 ];
 
 export interface ParsedArgs {

@@ -9,6 +9,7 @@ import { formatOptionsHelp, GLOBAL_OPTIONS, parseArgs, flag, type ParsedArgs } f
 import { TmplError } from '../protocol/errors.ts';
 import { OrchestratorError } from './errors.ts';
 import { displayLine } from '../protocol/display-text.ts';
+import { tmplVersion } from './version.ts';
 
 const USAGE_EXIT_CODES = new Set(['usage', 'template.not-found', 'qubes.no-admin-api']);
 
@@ -41,6 +42,19 @@ export async function main(argv: readonly string[]): Promise<number> {
     // The first word that is not an option (or an option's value) names the command.
     args = parseArgs(argv, (name) => commands.find((c) => c.name === name)?.options ?? []);
     if (args.command === undefined) {
+      if (flag(args, 'version')) {
+        process.stdout.write(
+          wantsJson
+            ? JSON.stringify({
+                command: 'version',
+                ok: true,
+                version: tmplVersion(),
+                node: process.version,
+              }) + '\n'
+            : `tmpl ${tmplVersion()}\n`,
+        );
+        return 0;
+      }
       if (flag(args, 'help')) {
         process.stdout.write(usage());
         return 0;

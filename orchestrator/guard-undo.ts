@@ -1,5 +1,5 @@
 /**
- * The guard's cleanup (bin/tmpl-guard.mjs), run after tmpl died with work registered in the
+ * The guard's cleanup (cleanup-journal.ts runGuard), run after tmpl died with work registered in the
  * cleanup journal: disposables are killed (Qubes removes a killed disposable), template VMs that
  * were created but never finished are killed and removed. Every step is attempted; failures are
  * reported on stderr and in the exit status.

@@ -4,7 +4,7 @@
  * is the incumbent's, so tmpl and qvm-template exclude each other in dom0.
  *
  * Node has no flock binding; util-linux's flock(1) takes the lock for us and holds it while its
- * child, tmpl's cleanup guard (bin/tmpl-guard.mjs), reads our pipe. When this process exits, even
+ * child, tmpl's cleanup guard (cleanup-journal.ts runGuard), reads our pipe. When this process exits, even
  * by SIGKILL, the pipe closes, the guard undoes what the cleanup journal still lists (a
  * disposable, a half-made template) and ends, and the kernel drops the lock: a crash leaves
  * neither a stale lock nor leftovers, and the next run cannot start before the cleanup is done.
@@ -12,7 +12,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { attachJournal, GUARD_BIN } from './cleanup-journal.ts';
+import { attachJournal, guardArgv } from './cleanup-journal.ts';
 import { OrchestratorError } from './errors.ts';
 
 export const INCUMBENT_LOCK_FILE = '/run/qubes/qvm-template.lock';
@@ -42,8 +42,7 @@ export async function acquireLock(lockPath: string): Promise<HeldLock> {
       'sh',
       '-c',
       'echo locked; exec "$0" "$@"',
-      process.execPath,
-      GUARD_BIN,
+      ...guardArgv(),
     ],
     { stdio: ['pipe', 'pipe', 'pipe'] },
   );

@@ -10,7 +10,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { displayLine } from '../protocol/display-text.ts';
@@ -42,7 +41,14 @@ export interface WorkerSession {
   close(): Promise<void>;
 }
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+/**
+ * The worker bundle for --local-worker: beside the built tmpl (dist/ or an installed copy), or,
+ * when this module runs from the sources, in the build output beside them.
+ */
+function localWorkerBundle(): string {
+  const here = import.meta.url;
+  return fileURLToPath(new URL(here.endsWith('.ts') ? '../dist/tmpl-worker.mjs' : './tmpl-worker.mjs', here));
+}
 
 function forwardStderr(child: ChildProcess, log: Logger, where: string): void {
   let pending = '';
@@ -169,7 +175,7 @@ function spawnQrexecClient(env: QubesEnvironment, vm: string): ChildProcess {
  * network and kernel: use a disposable for anything untrusted.
  */
 function startLocalWorker(log: Logger): WorkerSession {
-  const workerBin = path.join(repoRoot, 'bin', 'tmpl-worker.mjs');
+  const workerBin = localWorkerBundle();
   const bwrap = ['/usr/bin/bwrap', '/bin/bwrap'].find((p) => existsSync(p));
   const command = bwrap
     ? [
