@@ -6,6 +6,9 @@ import { createInterface } from 'node:readline';
 
 // tmpl may be gone: its end of our stderr with it.
 process.stderr.on('error', () => {});
+// The guard runs in a session of its own; should one of these still reach it (a second Ctrl-C,
+// a signal sent to the wrong group), it finishes its work: it ends when tmpl's pipe closes.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => {});
 
 const pending = new Set();
 const lines = createInterface({ input: process.stdin });

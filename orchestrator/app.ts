@@ -29,6 +29,8 @@ export interface App {
   readonly yes: boolean;
   readonly json: boolean;
   readonly idleTimeoutMs: number | undefined;
+  /** Aborted when the run is interrupted (interrupt.ts): workers started for it are closed. */
+  readonly signal?: AbortSignal;
 }
 
 export function defaultKeyring(releasever: string): string {
@@ -57,7 +59,7 @@ export function detectReleasever(args: ParsedArgs, env: NodeJS.ProcessEnv): stri
   return release;
 }
 
-export function createApp(args: ParsedArgs, env: NodeJS.ProcessEnv): App {
+export function createApp(args: ParsedArgs, env: NodeJS.ProcessEnv, signal?: AbortSignal): App {
   const qubesEnv = resolveQubesEnvironment(env);
   const verbose = values(args, 'verbose').length - values(args, 'quiet').length;
   const level =
@@ -81,6 +83,7 @@ export function createApp(args: ParsedArgs, env: NodeJS.ProcessEnv): App {
     yes: flag(args, 'yes'),
     json: flag(args, 'json'),
     idleTimeoutMs: idle !== undefined && Number.isFinite(idle) && idle > 0 ? idle : undefined,
+    signal,
   };
 }
 

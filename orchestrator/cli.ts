@@ -2,12 +2,14 @@
  * The `tmpl` command line. The only place that turns errors into exit codes and messages.
  *
  * Exit codes: 0 success (also "already installed"); 1 a failure (verification, worker, Qubes,
- * lock held, cancelled); 2 a usage error or a template that was not found.
+ * lock held, cancelled); 2 a usage error or a template that was not found; 128 + the signal's
+ * number when SIGINT, SIGTERM or SIGHUP interrupted the run (130, 143, 129; interrupt.ts).
  */
 import { commands } from './commands/index.ts';
 import { formatOptionsHelp, GLOBAL_OPTIONS, parseArgs, flag, type ParsedArgs } from './cli-args.ts';
 import { TmplError } from '../protocol/errors.ts';
 import { OrchestratorError } from './errors.ts';
+import { InterruptedError, interruptionOr, trapInterrupts } from './interrupt.ts';
 import { safe } from './output.ts';
 
 const USAGE_EXIT_CODES = new Set(['usage', 'template.not-found', 'qubes.no-admin-api']);
@@ -31,12 +33,18 @@ function usage(): string {
 }
 
 export function exitCodeFor(error: unknown): number {
+  if (error instanceof InterruptedError) return error.exitCode;
   return error instanceof TmplError && USAGE_EXIT_CODES.has(error.code) ? 2 : 1;
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
   const wantsJson = argv.includes('--json');
   let args: ParsedArgs | undefined;
+  const trap = trapInterrupts(process, {
+    onRepeat: (signal) =>
+      process.stderr.write(`tmpl: ${signal}: still undoing what this run started; please wait\n`),
+  });
+  const { signal } = trap;
   try {
     // The first word that is not an option (or an option's value) names the command.
     args = parseArgs(argv, (name) => commands.find((c) => c.name === name)?.options ?? []);
@@ -58,6 +66,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         stdout: process.stdout,
         stderr: process.stderr,
         env: process.env,
+        signal,
       });
     }
     if (flag(args, 'help')) {
@@ -72,8 +81,12 @@ export async function main(argv: readonly string[]): Promise<number> {
       stdout: process.stdout,
       stderr: process.stderr,
       env: process.env,
+      signal,
     });
-  } catch (error) {
+  } catch (thrown) {
+    // Whatever the interrupted work failed with (a worker cut short, a child killed by the same
+    // signal), the run was interrupted: that is what is reported.
+    const error = interruptionOr(thrown, signal);
     const code = error instanceof TmplError ? error.code : 'internal';
     const message = error instanceof Error ? error.message : String(error);
     if (wantsJson) {
@@ -85,5 +98,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (code === 'internal' && error instanceof Error && process.env.TMPL_DEBUG)
       process.stderr.write(`${error.stack}\n`);
     return exitCodeFor(error);
+  } finally {
+    trap.release();
   }
 }

@@ -39,7 +39,8 @@ export type OrchestratorErrorCode =
   | 'config.keyring'
   | 'download.write'
   | 'usage'
-  | 'cancelled';
+  | 'cancelled'
+  | 'interrupted';
 
 export class OrchestratorError extends TmplError {
   declare readonly code: OrchestratorErrorCode;

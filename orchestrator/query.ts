@@ -13,6 +13,7 @@ export async function queryRepos(app: App, repos: readonly RepoConfig[]): Promis
     admin: app.admin,
     placement: app.placement,
     log: app.log,
+    signal: app.signal,
   });
   try {
     await sendRequest(session.stdin, {
