@@ -106,7 +106,7 @@ async function diskUtilization(admin: AdminClient, vm: string): Promise<number> 
 
 async function collect(ctx: CommandContext, command: 'list' | 'info'): Promise<Row[]> {
   const args = ctx.args!;
-  const app = createApp(args, ctx.env);
+  const app = createApp(args, ctx.env, ctx.signal);
   let all = flag(args, 'all');
   const installedOnly = flag(args, 'installed');
   const available = flag(args, 'available');

@@ -138,7 +138,7 @@ export const searchCommand: Command = {
   usage: 'tmpl search [--all] KEYWORD...',
   async run(ctx) {
     const args = ctx.args!;
-    const app = createApp(args, ctx.env);
+    const app = createApp(args, ctx.env, ctx.signal);
     const repos = await loadRepos(app, args);
     const remote: Entry[] = candidates(await queryRepos(app, repos.worker)).map((c) => ({
       ...c,

@@ -20,7 +20,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVICE_TABLE_FILE } from '../../sim/qrexec/service-table.ts';
 import type { FaultRule } from '../../sim/repo-server/index.ts';
 import { createScenario, type Scenario } from '../../sim/scenario.ts';
-import { cliEnv, jsonOf, MiB, Qubes, RUN_TIMEOUT_MS, TMPL_BIN, type CliRun } from './cli-world.ts';
+import {
+  cliEnv,
+  expectSuccess,
+  jsonOf,
+  MiB,
+  Qubes,
+  runCli,
+  runCliOnTerminal,
+  RUN_TIMEOUT_MS,
+  TMPL_BIN,
+  type CliRun,
+} from './cli-world.ts';
 
 const NAME = 'fedora-signals';
 const POLL_MS = 50;
@@ -275,6 +286,26 @@ describe('an install interrupted by a signal to its process group', () => {
           break;
         await sleep(POLL_MS);
       }
+      await expectNothingLeft(vmsBefore);
+    },
+    RUN_TIMEOUT_MS,
+  );
+});
+
+// Last: it leaves the template installed.
+describe('Ctrl-C at a confirmation prompt on a terminal', () => {
+  it(
+    'reinstall answered with Ctrl-C: exit 130, interrupted, the prepared disposable killed, the lock free',
+    async () => {
+      expectSuccess(await runCli(scenario, ['install', '--json', '--skip-start', NAME]));
+      const vmsBefore = await qubes.vmNames();
+      expect(vmsBefore).toContain(NAME);
+      // readline reads the terminal raw: Ctrl-C arrives as the byte 0x03, not as a signal.
+      const run = await runCliOnTerminal(scenario, ['reinstall', '--json', NAME], ['\x03']);
+      expect(run.prompts).toBe(1);
+      expect(run.exitCode, run.stdout).toBe(130);
+      expect(run.stdout).toContain('"code":"interrupted"');
+      expect(run.stdout).toContain('tmpl: error [interrupted]');
       await expectNothingLeft(vmsBefore);
     },
     RUN_TIMEOUT_MS,
