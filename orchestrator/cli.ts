@@ -41,8 +41,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const wantsJson = argv.includes('--json');
   let args: ParsedArgs | undefined;
   const trap = trapInterrupts(process, {
-    onRepeat: (signal) =>
-      process.stderr.write(`tmpl: ${signal}: still undoing what this run started; please wait\n`),
+    onRepeat: (signal) => process.stderr.write(`tmpl: ${signal}: already stopping; please wait\n`),
   });
   const { signal } = trap;
   try {
@@ -99,6 +98,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(`${error.stack}\n`);
     return exitCodeFor(error);
   } finally {
-    trap.release();
+    // Once interrupted, the handlers stay until the process ends: a repeated Ctrl-C while it
+    // exits must not turn the interrupted run's exit status into a death by that signal.
+    if (!signal.aborted) trap.release();
   }
 }
