@@ -123,6 +123,10 @@ export class SocketTransport implements AdminTransport {
     const child = spawn(script, [call.arg ?? ''], {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, QREXEC_REMOTE_DOMAIN: 'dom0', QREXEC_REQUESTED_TARGET: call.dest },
+      // Not in tmpl's process group: a Ctrl-C must not kill the script between its ImportBegin
+      // and ImportEnd (that would leave the temporary volume); an interrupted import ends its
+      // input early instead, and the script reports the failed import to qubesd.
+      detached: true,
     });
     return runChild(child, payload, describe(call), script);
   }
@@ -144,7 +148,12 @@ export class QrexecTransport implements AdminTransport {
     checkName(call.arg ?? '', 'argument');
     checkName(call.dest, 'destination');
     const service = call.arg !== undefined && call.arg !== '' ? `${call.method}+${call.arg}` : call.method;
-    const child = spawn(this.env.qrexecClientVm, [call.dest, service], { stdio: ['pipe', 'pipe', 'pipe'] });
+    // Not in tmpl's process group: a second Ctrl-C must not cut the Admin API calls of the
+    // cleanup that the first one started (interrupt.ts).
+    const child = spawn(this.env.qrexecClientVm, [call.dest, service], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      detached: true,
+    });
     return runChild(child, payload, describe(call), this.env.qrexecClientVm);
   }
 }

@@ -35,6 +35,8 @@ export interface App {
   readonly stateDir: string;
   /** The worker transfer's other time limits set in the environment (transfer-watchdog.ts). */
   readonly transferLimits: Partial<TransferLimits>;
+  /** Aborted when the run is interrupted (interrupt.ts): workers started for it are closed. */
+  readonly signal?: AbortSignal;
 }
 
 /** Environment variables that set the worker transfer's limits, besides TMPL_WORKER_IDLE_TIMEOUT_MS. */
@@ -87,7 +89,7 @@ export function detectReleasever(args: ParsedArgs, env: NodeJS.ProcessEnv): stri
   return release;
 }
 
-export function createApp(args: ParsedArgs, env: NodeJS.ProcessEnv): App {
+export function createApp(args: ParsedArgs, env: NodeJS.ProcessEnv, signal?: AbortSignal): App {
   const qubesEnv = resolveQubesEnvironment(env);
   const verbose = values(args, 'verbose').length - values(args, 'quiet').length;
   const level =
@@ -112,6 +114,7 @@ export function createApp(args: ParsedArgs, env: NodeJS.ProcessEnv): App {
     idleTimeoutMs: positiveNumber(env.TMPL_WORKER_IDLE_TIMEOUT_MS),
     stateDir: stateDir(env),
     transferLimits: transferLimitsFrom(env),
+    signal,
   };
 }
 

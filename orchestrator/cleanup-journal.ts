@@ -45,6 +45,9 @@ const JOURNAL_LINE = /^([+-])(disposable|template) ([A-Za-z0-9_.-]{1,64})$/;
 export async function runGuard(input: NodeJS.ReadableStream): Promise<number> {
   // tmpl may be gone: its end of our stderr with it.
   process.stderr.on('error', () => {});
+  // The guard runs in a session of its own; should one of these still reach it (a second Ctrl-C,
+  // a signal sent to the wrong group), it finishes its work: it ends when tmpl's pipe closes.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => {});
   const pending = new Set<string>();
   const { createInterface } = await import('node:readline');
   for await (const line of createInterface({ input })) {

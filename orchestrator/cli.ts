@@ -2,7 +2,8 @@
  * The `tmpl` command line. The only place that turns errors into exit codes and messages.
  *
  * Exit codes: 0 success (also "already installed"); 1 a failure (verification, worker, Qubes,
- * lock held, cancelled); 2 a usage error or a template that was not found.
+ * lock held, cancelled); 2 a usage error or a template that was not found; 128 + the signal's
+ * number when SIGINT, SIGTERM or SIGHUP interrupted the run (130, 143, 129; interrupt.ts).
  */
 import { commands } from './commands/index.ts';
 import { formatOptionsHelp, GLOBAL_OPTIONS, parseArgs, flag, type ParsedArgs } from './cli-args.ts';
@@ -10,6 +11,7 @@ import { TmplError } from '../protocol/errors.ts';
 import { OrchestratorError } from './errors.ts';
 import { displayLine } from '../protocol/display-text.ts';
 import { tmplVersion } from './version.ts';
+import { InterruptedError, interruptionOr, trapInterrupts } from './interrupt.ts';
 
 const USAGE_EXIT_CODES = new Set(['usage', 'template.not-found', 'qubes.no-admin-api']);
 
@@ -32,12 +34,17 @@ function usage(): string {
 }
 
 export function exitCodeFor(error: unknown): number {
+  if (error instanceof InterruptedError) return error.exitCode;
   return error instanceof TmplError && USAGE_EXIT_CODES.has(error.code) ? 2 : 1;
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
   const wantsJson = argv.includes('--json');
   let args: ParsedArgs | undefined;
+  const trap = trapInterrupts(process, {
+    onRepeat: (signal) => process.stderr.write(`tmpl: ${signal}: already stopping; please wait\n`),
+  });
+  const { signal } = trap;
   try {
     // The first word that is not an option (or an option's value) names the command.
     args = parseArgs(argv, (name) => commands.find((c) => c.name === name)?.options ?? []);
@@ -72,6 +79,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         stdout: process.stdout,
         stderr: process.stderr,
         env: process.env,
+        signal,
       });
     }
     if (flag(args, 'help')) {
@@ -86,8 +94,12 @@ export async function main(argv: readonly string[]): Promise<number> {
       stdout: process.stdout,
       stderr: process.stderr,
       env: process.env,
+      signal,
     });
-  } catch (error) {
+  } catch (thrown) {
+    // Whatever the interrupted work failed with (a worker cut short, a child killed by the same
+    // signal), the run was interrupted: that is what is reported.
+    const error = interruptionOr(thrown, signal);
     const code = error instanceof TmplError ? error.code : 'internal';
     // One line, whatever the error carries (it may quote a header, a path or a worker's words).
     const message = displayLine(error instanceof Error ? error.message : String(error));
@@ -105,5 +117,9 @@ export async function main(argv: readonly string[]): Promise<number> {
           .join('\n')}\n`,
       );
     return exitCodeFor(error);
+  } finally {
+    // Once interrupted, the handlers stay until the process ends: a repeated Ctrl-C while it
+    // exits must not turn the interrupted run's exit status into a death by that signal.
+    if (!signal.aborted) trap.release();
   }
 }

@@ -59,6 +59,7 @@ export async function downloadPackage(
     admin: app.admin,
     placement: app.placement,
     log: app.log,
+    signal: app.signal,
   });
   let out: ReturnType<typeof createWriteStream> | undefined;
   let writeError: Error | undefined;

@@ -49,7 +49,8 @@ export type OrchestratorErrorCode =
   | 'config.keyring'
   | 'download.write'
   | 'usage'
-  | 'cancelled';
+  | 'cancelled'
+  | 'interrupted';
 
 /**
  * Codes of the VerificationError refusing a validly signed package whose content is not what the

@@ -37,6 +37,8 @@ export interface InstallContext {
   readonly releasever: string;
   readonly idleTimeoutMs?: number;
   readonly transferLimits?: Partial<TransferLimits>;
+  /** The run's interruption (interrupt.ts): closes the worker, ends a post-install call. */
+  readonly signal?: AbortSignal;
   readonly onProgress?: (template: string, stage: string, done: number, total: number | undefined) => void;
 }
 
@@ -129,7 +131,7 @@ export async function installTemplate(
   let created: string | undefined;
   let existing = false;
   let received: ReceivedTemplate;
-  session ??= await startWorker({ env: ctx.env, admin, placement: ctx.placement, log });
+  session ??= await startWorker({ env: ctx.env, admin, placement: ctx.placement, log, signal: ctx.signal });
   const worker = session;
   try {
     const sending = sendRequest(worker.stdin, request, source.kind === 'file' ? source.path : undefined);
@@ -194,6 +196,7 @@ export async function installTemplate(
 
   const name = received.head.templateName;
   try {
+    ctx.signal?.throwIfAborted();
     const result = await finishInstall(
       ctx,
       received,
@@ -270,7 +273,7 @@ async function postInstall(ctx: InstallContext, name: string): Promise<void> {
     await admin.setFeature(name, 'qrexec', '1');
     await admin.start(name);
     try {
-      await runVmService(ctx.env, name, 'qubes.PostInstall');
+      await runVmService(ctx.env, name, 'qubes.PostInstall', { signal: ctx.signal });
     } catch (error) {
       throw new OrchestratorError('template.post-install', `qubes.PostInstall failed in ${name}`, {
         cause: error,

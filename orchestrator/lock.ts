@@ -8,6 +8,10 @@
  * by SIGKILL, the pipe closes, the guard undoes what the cleanup journal still lists (a
  * disposable, a half-made template) and ends, and the kernel drops the lock: a crash leaves
  * neither a stale lock nor leftovers, and the next run cannot start before the cleanup is done.
+ *
+ * flock and the guard run in a session of their own (detached): Ctrl-C on a terminal, or a
+ * SIGTERM/SIGHUP sent to tmpl's process group, must not kill the guard with tmpl, or the cleanup
+ * it exists for would never run (interrupt.ts).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -44,7 +48,7 @@ export async function acquireLock(lockPath: string): Promise<HeldLock> {
       'echo locked; exec "$0" "$@"',
       ...guardArgv(),
     ],
-    { stdio: ['pipe', 'pipe', 'pipe'] },
+    { stdio: ['pipe', 'pipe', 'pipe'], detached: true },
   );
   const exited = new Promise<number>((resolve) => child.once('close', (code) => resolve(code ?? 1)));
   const locked = await new Promise<boolean>((resolve, reject) => {

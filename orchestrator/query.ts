@@ -40,6 +40,7 @@ export async function queryRepos(app: App, repoSet: RepoSet): Promise<QueryOutco
     admin: app.admin,
     placement: app.placement,
     log: app.log,
+    signal: app.signal,
   });
   try {
     await sendRequest(session.stdin, {

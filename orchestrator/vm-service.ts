@@ -8,7 +8,19 @@ import { QREXEC_CONNECT_TIMEOUT_S } from './worker-session.ts';
 /** Output kept from a service for the error message. */
 const MAX_SERVICE_OUTPUT = 64 * 1024;
 
-export async function runVmService(env: QubesEnvironment, vm: string, service: string): Promise<void> {
+export interface VmServiceOptions {
+  /** The run's interruption (interrupt.ts): aborting it ends the call. */
+  readonly signal?: AbortSignal;
+}
+
+export async function runVmService(
+  env: QubesEnvironment,
+  vm: string,
+  service: string,
+  options: VmServiceOptions = {},
+): Promise<void> {
+  const { signal } = options;
+  signal?.throwIfAborted();
   const [program, args] =
     env.mode === 'dom0'
       ? [
@@ -17,6 +29,8 @@ export async function runVmService(env: QubesEnvironment, vm: string, service: s
         ]
       : [env.qrexecClientVm, [vm, service]];
   const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const onAbort = (): void => void child.kill('SIGKILL');
+  signal?.addEventListener('abort', onAbort, { once: true });
   let output = '';
   const collect = (chunk: Buffer): void => {
     if (output.length < MAX_SERVICE_OUTPUT) output += chunk.toString('utf8');
@@ -29,8 +43,10 @@ export async function runVmService(env: QubesEnvironment, vm: string, service: s
         new OrchestratorError('qrexec.failed', `cannot run ${program}: ${error.message}`, { cause: error }),
       ),
     );
-    child.once('close', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
-  });
+    child.once('close', (code, killedBy) => resolve(code ?? (killedBy ? 128 : 1)));
+  }).finally(() => signal?.removeEventListener('abort', onAbort));
+  // Ended by the interruption, or killed by the same signal as tmpl: not a failure of its own.
+  signal?.throwIfAborted();
   if (status === 126)
     throw new OrchestratorError('qrexec.refused', `${service} in ${vm}: refused by qrexec policy`);
   if (status !== 0) {

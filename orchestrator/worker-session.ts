@@ -66,7 +66,13 @@ function forwardStderr(child: ChildProcess, log: Logger, where: string): void {
   });
 }
 
-function wrap(child: ChildProcess, where: string, log: Logger, cleanup: () => Promise<void>): WorkerSession {
+function wrap(
+  child: ChildProcess,
+  where: string,
+  log: Logger,
+  cleanup: () => Promise<void>,
+  signal: AbortSignal | undefined,
+): WorkerSession {
   forwardStderr(child, log, where);
   // 'exit', not 'close': 'close' waits for stdout to end, which never happens once we stop
   // reading it (a worker abandoned after an error).
@@ -78,13 +84,17 @@ function wrap(child: ChildProcess, where: string, log: Logger, cleanup: () => Pr
     // EPIPE once the worker has gone: its exit status and frames say why.
   });
   let closing: Promise<void> | undefined;
-  return {
+  // An interruption ends the worker at once: whoever reads its stdout sees the stream end, and
+  // the disposable is killed even if that reader is waiting on something else.
+  const onAbort = (): void => void session.close();
+  const session: WorkerSession = {
     stdin: child.stdin!,
     stdout: child.stdout!,
     where,
     exited,
     close() {
       closing ??= (async () => {
+        signal?.removeEventListener('abort', onAbort);
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
         await exited;
         child.stdout?.destroy();
@@ -94,6 +104,9 @@ function wrap(child: ChildProcess, where: string, log: Logger, cleanup: () => Pr
       return closing;
     },
   };
+  if (signal?.aborted) onAbort();
+  else signal?.addEventListener('abort', onAbort, { once: true });
+  return session;
 }
 
 export interface StartWorkerOptions {
@@ -101,11 +114,14 @@ export interface StartWorkerOptions {
   readonly admin: AdminClient;
   readonly placement: WorkerPlacement;
   readonly log: Logger;
+  /** The run's interruption (interrupt.ts): aborting it closes the session. */
+  readonly signal?: AbortSignal;
 }
 
 export async function startWorker(options: StartWorkerOptions): Promise<WorkerSession> {
-  const { env, admin, placement, log } = options;
-  if (placement.kind === 'local') return startLocalWorker(log);
+  const { env, admin, placement, log, signal } = options;
+  signal?.throwIfAborted();
+  if (placement.kind === 'local') return startLocalWorker(log, signal);
 
   if (env.mode === 'vm') {
     const target =
@@ -117,7 +133,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerSe
     if (!target) throw new OrchestratorError('usage', 'no updatevm is set; give --updatevm NAME');
     log.info({ target }, 'starting worker through qrexec-client-vm');
     const child = spawn(env.qrexecClientVm, [target, WORKER_SERVICE], { stdio: ['pipe', 'pipe', 'pipe'] });
-    return wrap(child, target, log, async () => {});
+    return wrap(child, target, log, async () => {}, signal);
   }
 
   // dom0
@@ -129,7 +145,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerSe
     } catch (error) {
       if (!(error instanceof OrchestratorError && error.code === 'qubes.vm-not-halted')) throw error;
     }
-    return wrap(spawnQrexecClient(env, vm), vm, log, async () => {});
+    return wrap(spawnQrexecClient(env, vm), vm, log, async () => {}, signal);
   }
   const template = placement.dispvm ?? (await admin.getGlobalProperty('default_dispvm')).value;
   if (!template) {
@@ -154,11 +170,13 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerSe
   };
   try {
     await admin.start(disp);
+    // Interrupted while the disposable started: kill it rather than connect to it.
+    signal?.throwIfAborted();
   } catch (error) {
     await destroy();
     throw error;
   }
-  return wrap(spawnQrexecClient(env, disp), disp, log, destroy);
+  return wrap(spawnQrexecClient(env, disp), disp, log, destroy, signal);
 }
 
 function spawnQrexecClient(env: QubesEnvironment, vm: string): ChildProcess {
@@ -174,7 +192,7 @@ function spawnQrexecClient(env: QubesEnvironment, vm: string): ChildProcess {
  * (read-only root, private /tmp and /dev, own PID namespace). It still shares this machine's
  * network and kernel: use a disposable for anything untrusted.
  */
-function startLocalWorker(log: Logger): WorkerSession {
+function startLocalWorker(log: Logger, signal: AbortSignal | undefined): WorkerSession {
   const workerBin = localWorkerBundle();
   const bwrap = ['/usr/bin/bwrap', '/bin/bwrap'].find((p) => existsSync(p));
   const command = bwrap
@@ -201,5 +219,5 @@ function startLocalWorker(log: Logger): WorkerSession {
   if (!bwrap) log.warn('bubblewrap not found: the local worker runs unsandboxed');
   const [program, ...args] = command as [string, ...string[]];
   const child = spawn(program, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-  return wrap(child, 'local', log, async () => {});
+  return wrap(child, 'local', log, async () => {}, signal);
 }

@@ -33,7 +33,7 @@ export const downloadCommand: Command = {
   usage: 'tmpl download [--downloaddir DIR] TEMPLATESPEC...',
   async run(ctx) {
     const args = ctx.args!;
-    const app = createApp(args, ctx.env);
+    const app = createApp(args, ctx.env, ctx.signal);
     const dir = value(args, 'downloaddir') ?? '.';
     if (args.positionals.length === 0)
       throw new OrchestratorError('usage', 'download: at least one template is required');

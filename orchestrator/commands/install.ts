@@ -77,8 +77,12 @@ export async function confirm(
   }
   ctx.stderr.write(`${question}\n${items.map((i) => `  ${i}\n`).join('')}`);
   const rl = createInterface({ input: stdin, output: process.stderr });
+  // On a terminal readline reads Ctrl-C as a key: make it the signal it would have been.
+  rl.on('SIGINT', () => process.kill(process.pid, 'SIGINT'));
   try {
-    const answer = (await rl.question('Are you sure? [y/N] ')).trim().toLowerCase();
+    const answer = (await rl.question('Are you sure? [y/N] ', ctx.signal ? { signal: ctx.signal } : {}))
+      .trim()
+      .toLowerCase();
     if (answer !== 'y' && answer !== 'yes') throw new OrchestratorError('cancelled', 'command cancelled.');
   } finally {
     rl.close();
@@ -90,7 +94,7 @@ async function runInstall(
   args: ParsedArgs,
   mode: InstallMode,
 ): Promise<{ outcomes: TemplateOutcome[]; warnings: readonly QueryWarning[] }> {
-  const app = createApp(args, ctx.env);
+  const app = createApp(args, ctx.env, ctx.signal);
   const specs = args.positionals;
   if (specs.length === 0) throw new OrchestratorError('usage', `${mode}: at least one template is required`);
   const nogpgcheck = flag(args, 'nogpgcheck');
@@ -123,6 +127,7 @@ async function runInstall(
     log: app.log,
     placement: app.placement,
     releasever: app.releasever,
+    signal: app.signal,
     ...(app.idleTimeoutMs ? { idleTimeoutMs: app.idleTimeoutMs } : {}),
     transferLimits: app.transferLimits,
   };
@@ -165,7 +170,13 @@ async function runInstall(
     const existingVms = new Set((await app.admin.listVms()).map((v) => v.name));
     let spare: Promise<WorkerSession> | undefined =
       mode !== 'install' || named.some((spec) => !existingVms.has(spec))
-        ? startWorker({ env: app.env, admin: app.admin, placement: app.placement, log: app.log })
+        ? startWorker({
+            env: app.env,
+            admin: app.admin,
+            placement: app.placement,
+            log: app.log,
+            signal: app.signal,
+          })
         : undefined;
     spare?.catch(() => {});
     const takeSpare = (): Promise<WorkerSession> | undefined => {

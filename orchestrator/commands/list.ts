@@ -112,7 +112,7 @@ async function collect(
   command: 'list' | 'info',
 ): Promise<{ rows: Row[]; warnings: readonly QueryWarning[] }> {
   const args = ctx.args!;
-  const app = createApp(args, ctx.env);
+  const app = createApp(args, ctx.env, ctx.signal);
   let all = flag(args, 'all');
   const installedOnly = flag(args, 'installed');
   const available = flag(args, 'available');

@@ -139,7 +139,7 @@ export const searchCommand: Command = {
   usage: 'tmpl search [--all] KEYWORD...',
   async run(ctx) {
     const args = ctx.args!;
-    const app = createApp(args, ctx.env);
+    const app = createApp(args, ctx.env, ctx.signal);
     const repos = await loadRepos(app, args);
     const query = await queryRepos(app, repos);
     reportQueryWarnings(ctx.stderr, flag(args, 'json'), query.warnings);

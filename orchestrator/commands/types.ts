@@ -9,6 +9,8 @@ export interface CommandContext {
   readonly env: NodeJS.ProcessEnv;
   /** Set for commands that declare `options`: the whole command line parsed qvm-template's way. */
   readonly args?: ParsedArgs;
+  /** Aborted when SIGINT, SIGTERM or SIGHUP interrupts the run (reason: an InterruptedError). */
+  readonly signal?: AbortSignal;
 }
 
 export interface Command {

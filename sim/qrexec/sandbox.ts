@@ -64,6 +64,21 @@ function isInside(child: string, parent: string): boolean {
   return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative));
 }
 
+/**
+ * A checkout whose node_modules is a symlink to another checkout's (a git worktree): the target,
+ * which the repository's bind alone would leave dangling inside the sandbox.
+ */
+function sharedNodeModules(repoRoot: string): string[] {
+  const link = path.join(repoRoot, 'node_modules');
+  try {
+    if (!fs.lstatSync(link).isSymbolicLink()) return [];
+    const target = fs.realpathSync(link);
+    return isInside(target, repoRoot) ? [] : [target];
+  } catch {
+    return [];
+  }
+}
+
 /** The bwrap arguments (without the program) that run `argv` in the sandbox. */
 export function bubblewrapArgs(options: SandboxOptions, argv: readonly string[]): string[] {
   const args = [
@@ -110,7 +125,7 @@ export function bubblewrapArgs(options: SandboxOptions, argv: readonly string[])
     if (stat.isSymbolicLink()) args.push('--symlink', fs.readlinkSync(top), top);
     else if (stat.isDirectory()) args.push('--ro-bind', top, top);
   }
-  const bound = [options.repoRoot, ...(options.readOnlyBinds ?? [])];
+  const bound = [options.repoRoot, ...sharedNodeModules(options.repoRoot), ...(options.readOnlyBinds ?? [])];
   for (const source of bound) args.push('--ro-bind', source, source);
   for (const hidden of options.hide) {
     if (bound.some((dir) => isInside(hidden, dir)) || isInside(hidden, '/etc') || isInside(hidden, '/usr')) {

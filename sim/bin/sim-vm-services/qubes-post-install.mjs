@@ -5,8 +5,12 @@
 // Test knobs (set through the service table's env):
 //   TMPL_SIM_POST_INSTALL_FAIL=<status>  exit with that status after printing an error
 //   TMPL_SIM_POST_INSTALL_FEATURES=<json object>  the features to report
+//   TMPL_SIM_POST_INSTALL_DELAY_MS=<ms>  take this long first (a slow first boot), to interrupt it
 import { spawn } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 
+const delay = Number(process.env.TMPL_SIM_POST_INSTALL_DELAY_MS ?? 0);
+if (Number.isFinite(delay) && delay > 0) await sleep(delay);
 const fail = process.env.TMPL_SIM_POST_INSTALL_FAIL;
 if (fail) {
   process.stderr.write('qubes.PostInstall: simulated failure\n');
