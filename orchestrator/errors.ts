@@ -33,6 +33,8 @@ export type OrchestratorErrorCode =
   | 'template.not-found'
   | 'template.not-managed'
   | 'template.conf'
+  | 'template.appmenu'
+  | 'template.not-reverted'
   | 'template.post-install'
   | 'template.rollback'
   | 'config.repo'
