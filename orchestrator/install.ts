@@ -258,7 +258,8 @@ async function finishInstall(ctx: InstallContext, finish: Finish): Promise<Insta
   let privateRevision: string | undefined;
   let privateCleared = false;
   try {
-    if (existing) rootRevision = keptRevision(finish.rootRevisions, await admin.volumeRevisions(name, 'root'));
+    if (existing)
+      rootRevision = keptRevision(finish.rootRevisions, await admin.volumeRevisions(name, 'root'));
     for (const [property, value] of plan.properties) await tx.setProperty(property, value);
     for (const [feature, value] of plan.features) await tx.setFeature(feature, value);
     if (existing) {

@@ -107,7 +107,10 @@ export function parseAppmenuList(bytes: Uint8Array, what: string): string {
     .filter((line) => line !== '');
   for (const item of items) {
     if (!/^[A-Za-z0-9_.@+-]{1,255}$/.test(item)) {
-      throw new OrchestratorError('template.appmenu', `${what}: invalid menu item name '${item.slice(0, 64)}'`);
+      throw new OrchestratorError(
+        'template.appmenu',
+        `${what}: invalid menu item name '${item.slice(0, 64)}'`,
+      );
     }
   }
   return items.join(' ');

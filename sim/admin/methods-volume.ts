@@ -101,8 +101,7 @@ async function volumeRevert(ctx: CallContext): Promise<null> {
   if (!(revision in (await volumeRevisions(ctx.model, volume))))
     throw new UnhandledServerError(`QubesVolumeRevisionNotFoundError: ${revision}`);
   // ReflinkVolume.revert refuses a volume in use (is_dirty).
-  if (!ctx.model.isHalted(ctx.dest))
-    throw exc.storage(`Cannot revert: ${volume.vid} is not cleanly stopped`);
+  if (!ctx.model.isHalted(ctx.dest)) throw exc.storage(`Cannot revert: ${volume.vid} is not cleanly stopped`);
   await revertVolume(ctx.model, volume, revision);
   return null;
 }

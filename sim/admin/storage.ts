@@ -11,8 +11,10 @@
  * Unlike a real file pool, whose size is the host filesystem's, each simulated pool has a
  * configured capacity so that imports can run out of space the way an LVM thin pool does.
  */
+import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { exc, UnhandledServerError } from './errors.ts';
 import type { QubesModel } from './model.ts';
 import type { PoolState, VmClass, VmState, VolumeState } from './state.ts';
@@ -246,7 +248,10 @@ const REVISION_RE = /^(.+)@(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)Z$/;
  * Volume.revisions: revision id -> ISO date. reflink: `<vid>.img.N@DATEZ` files, by N; file:
  * `<vid>-cow.img.old` as 'old' (the simulator writes no cow files, so none).
  */
-export async function volumeRevisions(model: QubesModel, volume: VolumeState): Promise<Record<string, string>> {
+export async function volumeRevisions(
+  model: QubesModel,
+  volume: VolumeState,
+): Promise<Record<string, string>> {
   const pool = model.pool(volume.pool);
   if (pool.driver === 'file') {
     const old = path.join(pool.dirPath, `${volume.vid}-cow.img.old`);
@@ -279,8 +284,7 @@ async function addRevision(model: QubesModel, volume: VolumeState): Promise<void
     if (st) {
       const revisions = Object.keys(await volumeRevisions(model, volume));
       const next = revisions.length > 0 ? String(Number(revisions.at(-1)) + 1) : '1';
-      // reflink: a copy sharing extents; a plain copy here (the simulator's images are small).
-      await fs.copyFile(clean, revisionPath(model, volume, next, isodate(Math.floor(st.mtimeMs / 1000))));
+      await copyImage(clean, revisionPath(model, volume, next, isodate(Math.floor(st.mtimeMs / 1000))));
     }
   }
   const revisions = Object.entries(await volumeRevisions(model, volume));
@@ -291,13 +295,26 @@ async function addRevision(model: QubesModel, volume: VolumeState): Promise<void
   }
 }
 
+/**
+ * reflink.py _copy_file: a reflink where the filesystem has them, else `cp --sparse=always` (a
+ * plain copy would write out every hole of a 10 GiB root image).
+ */
+async function copyImage(from: string, to: string): Promise<void> {
+  try {
+    await promisify(execFile)('cp', ['--reflink=auto', '--sparse=always', '--', from, to]);
+  } catch (error) {
+    throw exc.storage(`copying ${from}: ${String(error)}`);
+  }
+}
+
 /** Volume.revert: reflink renames the revision back (the current data becoming a revision). */
 export async function revertVolume(model: QubesModel, volume: VolumeState, revision: string): Promise<void> {
   if (model.pool(volume.pool).driver !== 'file-reflink')
     throw new UnhandledServerError(`Volume ${volume.vid} has revert() not implemented`);
   const revisions = await volumeRevisions(model, volume);
   const timestamp = revisions[revision];
-  if (timestamp === undefined) throw new UnhandledServerError(`revision ${revision} of ${volume.vid} not found`);
+  if (timestamp === undefined)
+    throw new UnhandledServerError(`revision ${revision} of ${volume.vid} not found`);
   const from = revisionPath(model, volume, revision, timestamp);
   // _add_revision without pruning, as ReflinkVolume.revert does.
   const clean = volumePath(model, volume);
@@ -305,7 +322,7 @@ export async function revertVolume(model: QubesModel, volume: VolumeState, revis
   if (st && volume.revisionsToKeep !== 0) {
     const ids = Object.keys(revisions);
     const next = String(Number(ids.at(-1)) + 1);
-    await fs.copyFile(clean, revisionPath(model, volume, next, isodate(Math.floor(st.mtimeMs / 1000))));
+    await copyImage(clean, revisionPath(model, volume, next, isodate(Math.floor(st.mtimeMs / 1000))));
   }
   await fs.rename(from, clean);
   volume.size = (await fs.stat(clean)).size;

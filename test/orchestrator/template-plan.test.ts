@@ -113,7 +113,7 @@ describe('planTemplateConfiguration', () => {
   });
 
   test('a template.conf over the limit: template.conf', () => {
-    const big = 'x=1\n'.repeat(64 * 1024 / 4 + 1);
+    const big = 'x=1\n'.repeat((64 * 1024) / 4 + 1);
     expect(codeOf(() => planTemplateConfiguration(input({ ...GOOD, 'template.conf': big })))).toBe(
       'template.conf',
     );
