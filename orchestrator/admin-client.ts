@@ -201,6 +201,11 @@ export class AdminClient {
       .filter((r) => r !== '');
   }
 
+  /** admin.vm.volume.Set.revisions_to_keep */
+  async setVolumeRevisionsToKeep(vm: string, volume: string, keep: number): Promise<void> {
+    await this.call(vm, 'admin.vm.volume.Set.revisions_to_keep', volume, String(keep));
+  }
+
   /** admin.vm.volume.Revert: the volume becomes `revision` (the qube must be halted). */
   async volumeRevert(vm: string, volume: string, revision: string): Promise<void> {
     await this.call(vm, 'admin.vm.volume.Revert', volume, revision);

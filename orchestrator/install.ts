@@ -208,8 +208,8 @@ export async function installTemplate(
     await worker.close();
   }
 
-  if (!plan) throw new OrchestratorError('template.conf', 'the template configuration was not planned');
   try {
+    if (!plan) throw new OrchestratorError('template.conf', 'the template configuration was not planned');
     const result = await finishInstall(ctx, { received, plan, options, existing, rootRevisions });
     if (created) resolveCleanup('template', created);
     return result;
@@ -257,6 +257,7 @@ async function finishInstall(ctx: InstallContext, finish: Finish): Promise<Insta
   let rootRevision: string | undefined;
   let privateRevision: string | undefined;
   let privateCleared = false;
+  const held: Held[] = [];
   try {
     if (existing)
       rootRevision = keptRevision(finish.rootRevisions, await admin.volumeRevisions(name, 'root'));
@@ -271,17 +272,67 @@ async function finishInstall(ctx: InstallContext, finish: Finish): Promise<Insta
       // could write into the new root (committed at shutdown), carrying over exactly what the
       // reinstall is meant to remove. With --skip-start it is the last step.
       const before = await admin.volumeRevisions(name, 'private');
-      privateCleared = true;
       await admin.volumeClear(name, 'private');
+      privateCleared = true;
       privateRevision = keptRevision(before, await admin.volumeRevisions(name, 'private'));
     }
-    if (!options.skipStart) await postInstall(ctx, name, tx);
+    if (!options.skipStart) {
+      // The template's shutdown commits its volumes, and the pool then prunes to
+      // revisions_to_keep: keep one more through the run, so the revisions kept above survive.
+      if (rootRevision) held.push(await holdRevisions(admin, name, 'root'));
+      if (privateRevision) held.push(await holdRevisions(admin, name, 'private'));
+      await postInstall(ctx, name, tx);
+    }
   } catch (error) {
     if (!existing) throw error; // the caller removes the template created for this install
-    throw await restoreTemplate(ctx, { name, tx, rootRevision, privateRevision, privateCleared, error });
+    const thrown = await restoreTemplate(ctx, {
+      name,
+      tx,
+      rootRevision,
+      privateRevision,
+      privateCleared,
+      error,
+    });
+    await releaseRevisions(ctx, name, held);
+    throw thrown;
   }
+  await releaseRevisions(ctx, name, held);
   for (const warning of plan.warnings) log.warn({ template: name }, warning);
   return { template: name, head, created: !existing, warnings: plan.warnings };
+}
+
+/** Revisions kept while the template runs: the one kept at a commit above, the one its shutdown adds. */
+export const KEPT_REVISIONS_DURING_RUN = 2;
+
+interface Held {
+  readonly volume: string;
+  /** revisions_to_keep before, to set again; undefined when it was left as it was. */
+  readonly old: string | undefined;
+}
+
+async function holdRevisions(admin: AdminClient, vm: string, volume: string): Promise<Held> {
+  const old = (await admin.volumeInfo(vm, volume)).revisions_to_keep;
+  const keep = Number(old);
+  // -1 (reflink: snapshots disabled) and higher numbers are left alone.
+  if (old === undefined || !Number.isInteger(keep) || keep < 0 || keep >= KEPT_REVISIONS_DURING_RUN)
+    return { volume, old: undefined };
+  await admin.setVolumeRevisionsToKeep(vm, volume, KEPT_REVISIONS_DURING_RUN);
+  return { volume, old };
+}
+
+/** Sets revisions_to_keep back; a failure here is only logged (the template is complete). */
+async function releaseRevisions(ctx: InstallContext, vm: string, held: readonly Held[]): Promise<void> {
+  for (const { volume, old } of held) {
+    if (old === undefined) continue;
+    try {
+      await ctx.admin.setVolumeRevisionsToKeep(vm, volume, Number(old));
+    } catch (error) {
+      ctx.log.warn(
+        { template: vm, volume, err: error },
+        `could not set revisions_to_keep back to ${old}; set it with qvm-volume config`,
+      );
+    }
+  }
 }
 
 interface Restore {

@@ -13,6 +13,7 @@ import {
   isFileBacked,
   resizeVolume,
   revertVolume,
+  setRevisionsToKeep,
   volumePath,
   volumeRevisions,
   volumeSize,
@@ -106,6 +107,13 @@ async function volumeRevert(ctx: CallContext): Promise<null> {
   return null;
 }
 
+/** admin.vm.volume.Set.revisions_to_keep: a number, -1 allowed. */
+function volumeSetRevisionsToKeep(ctx: CallContext): null {
+  const volume = volumeArg(ctx);
+  setRevisionsToKeep(ctx.model, ctx.dest, volume, validateNumber(ctx.payload, 'revisions to keep', true));
+  return null;
+}
+
 export const VOLUME_METHODS: ReadonlyArray<[string, MethodSpec]> = [
   [
     'admin.vm.volume.List',
@@ -122,6 +130,7 @@ export const VOLUME_METHODS: ReadonlyArray<[string, MethodSpec]> = [
   ['admin.vm.volume.Clear', method(true, false, null, true, volumeClear)],
   ['admin.vm.volume.ListSnapshots', method(true, false, null, false, volumeListSnapshots)],
   ['admin.vm.volume.Revert', method(true, true, null, true, volumeRevert)],
+  ['admin.vm.volume.Set.revisions_to_keep', method(true, true, null, true, volumeSetRevisionsToKeep)],
 ];
 
 function internalVolumeArg(ctx: CallContext): VolumeState {

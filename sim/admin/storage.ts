@@ -5,8 +5,9 @@
  *
  * The `file-reflink` driver (qubes/storage/reflink.py) keeps the same files, and also revisions:
  * a commit (an import's end, a clear) first copies the volume to `<vid>.img.N@<ISO date>Z`
- * (revisions_to_keep of them are kept), and admin.vm.volume.Revert renames one back. Not
- * modelled: the `-dirty.img` copy a running qube writes to, and so the revision its shutdown adds.
+ * (revisions_to_keep of them are kept), and admin.vm.volume.Revert renames one back. A qube's
+ * shutdown commits each of its save_on_stop volumes the same way (the `-dirty.img` copy a running
+ * qube writes to is not modelled: the data stays as it was, but the revision is added).
  *
  * Unlike a real file pool, whose size is the host filesystem's, each simulated pool has a
  * configured capacity so that imports can run out of space the way an LVM thin pool does.
@@ -293,6 +294,28 @@ async function addRevision(model: QubesModel, volume: VolumeState): Promise<void
     if (keep < 0) break; // -1: keep every revision
     await fs.rm(revisionPath(model, volume, revision, timestamp), { force: true });
   }
+}
+
+/** ReflinkVolume.stop: each save_on_stop volume of a qube that ran is committed. */
+export async function stopVolumes(model: QubesModel, vm: VmState): Promise<void> {
+  for (const volume of Object.values(vm.volumes)) {
+    const pool = model.findPool(volume.pool);
+    if (pool?.driver !== 'file-reflink' || !volume.saveOnStop || volume.snapOnStart) continue;
+    await addRevision(model, volume);
+  }
+}
+
+/**
+ * Storage.set_revisions_to_keep and the drivers' setters: below -1 is a QubesValueError; a file
+ * volume keeps at most one (NotImplementedError: qubesd answers nothing).
+ */
+export function setRevisionsToKeep(model: QubesModel, vm: VmState, volume: VolumeState, value: number): void {
+  if (value < -1) throw exc.value('Invalid value for revisions_to_keep');
+  const enabling = value !== volume.revisionsToKeep && (value === -1 || volume.revisionsToKeep === -1);
+  if (!model.isHalted(vm) && enabling) throw exc.vmNotHalted(vm.name);
+  if (model.pool(volume.pool).driver === 'file' && value > 1)
+    throw new UnhandledServerError('FileVolume supports maximum 1 volume revision to keep');
+  volume.revisionsToKeep = value;
 }
 
 /**

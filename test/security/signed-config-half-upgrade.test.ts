@@ -200,6 +200,11 @@ it(
     expect((await SimQubes.of(scenario).vms()).find((v) => v.name === POST_INSTALL_VICTIM)?.state).toBe(
       'Halted',
     );
+    // revisions_to_keep was raised for the run (its shutdown commits and prunes) and set back
+    for (const volume of ['root', 'private'])
+      expect((await SimQubes.of(scenario).volumeInfo(POST_INSTALL_VICTIM, volume)).revisions_to_keep).toBe(
+        '1',
+      );
   },
   CLI_TIMEOUT_MS,
 );

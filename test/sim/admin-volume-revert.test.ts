@@ -84,6 +84,41 @@ describe('file-reflink', () => {
   });
 });
 
+describe('file-reflink: a shutdown commits, revisions_to_keep', () => {
+  it('a run of the qube adds a revision and prunes to revisions_to_keep, which Set changes', async () => {
+    // the start and kill of the test before committed once
+    expect(await snapshots('tpl-r', 'private')).toBe('5\n');
+    const set = (value: string) =>
+      call(socket, {
+        method: 'admin.vm.volume.Set.revisions_to_keep',
+        dest: 'tpl-r',
+        arg: 'private',
+        payload: value,
+      });
+    expect(await set('2')).toEqual({ kind: 'ok', content: '' });
+    await ok(socket, { method: 'admin.vm.Start', dest: 'tpl-r' });
+    await ok(socket, { method: 'admin.vm.Shutdown', dest: 'tpl-r' });
+    expect(await snapshots('tpl-r', 'private')).toBe('5\n6\n');
+    expect(await set('1')).toEqual({ kind: 'ok', content: '' });
+    await ok(socket, { method: 'admin.vm.Start', dest: 'tpl-r' });
+    await ok(socket, { method: 'admin.vm.Kill', dest: 'tpl-r' });
+    expect(await snapshots('tpl-r', 'private')).toBe('7\n');
+    expect(await set('-2')).toMatchObject({ type: 'QubesValueError' });
+    expect(await set('x')).toMatchObject({ type: 'ProtocolError' });
+  });
+
+  it('a file volume keeps at most one revision', async () => {
+    expect(
+      await call(socket, {
+        method: 'admin.vm.volume.Set.revisions_to_keep',
+        dest: 'tpl-f',
+        arg: 'root',
+        payload: '2',
+      }),
+    ).toEqual({ kind: 'empty' });
+  });
+});
+
 describe('file', () => {
   it('keeps no revision at a clear and has no revert', async () => {
     await mark(privateImage('tpl-f', 'varlibqubes'));
