@@ -12,10 +12,12 @@ import { APPMENU_FEATURES, parseAppmenuList, parseTemplateConf } from './templat
 import { templateFeatures } from './template-features.ts';
 import { OrchestratorError } from './errors.ts';
 
-/** Qubes (qubes/vm/__init__.py Features) takes feature names up to this length. */
-export const MAX_FEATURE_NAME_LENGTH = 256;
-/** What the simulator's and tmpl's own bound on a feature value is (qubesd has none below 64 KiB). */
-export const MAX_FEATURE_VALUE_LENGTH = 65536;
+/**
+ * The longest feature value planned. qubesd reads at most 65536 bytes per request (method,
+ * argument, qube names and payload together), so a longer value could only fail after the
+ * import committed.
+ */
+export const MAX_FEATURE_VALUE_LENGTH = 32 * 1024;
 
 export interface TemplateConfigurationPlan {
   /** Properties of the template, set in this order. */
@@ -35,13 +37,6 @@ export interface PlanInput {
   readonly installedAt: Date;
 }
 
-function checkFeature(name: string, value: string): void {
-  if (!/^[A-Za-z0-9_.-]+$/.test(name) || name.length > MAX_FEATURE_NAME_LENGTH)
-    throw new OrchestratorError('template.conf', `invalid feature name '${name.slice(0, 64)}'`);
-  if (value.length > MAX_FEATURE_VALUE_LENGTH || !/^[\x20-\x7e]*$/.test(value))
-    throw new OrchestratorError('template.conf', `feature ${name}: value is not printable ASCII or too long`);
-}
-
 /**
  * Pure: the same input gives the same plan. Throws 'template.conf' for a refused template.conf
  * and 'template.appmenu' for a refused appmenu list.
@@ -54,8 +49,15 @@ export function planTemplateConfiguration(input: PlanInput): TemplateConfigurati
   const properties = new Map<string, string>([['installed_by_rpm', 'False']]);
   for (const [file, feature] of Object.entries(APPMENU_FEATURES)) {
     const bytes = files.get(file);
-    if (bytes) features.set(feature, parseAppmenuList(bytes, file));
-    else warnings.push(`${file} not in the package: ${feature} not set`);
+    if (bytes) {
+      const items = parseAppmenuList(bytes, file);
+      if (items.length > MAX_FEATURE_VALUE_LENGTH)
+        throw new OrchestratorError(
+          'template.appmenu',
+          `${file}: the menu items are longer than ${MAX_FEATURE_VALUE_LENGTH} characters together`,
+        );
+      features.set(feature, items);
+    } else warnings.push(`${file} not in the package: ${feature} not set`);
   }
   const conf = files.get('template.conf');
   if (conf) {
@@ -65,9 +67,9 @@ export function planTemplateConfiguration(input: PlanInput): TemplateConfigurati
     if (actions.virtMode) properties.set('virt_mode', actions.virtMode);
     if (actions.kernel !== undefined) properties.set('kernel', actions.kernel);
   }
+  // The header's text fields (a description, say) are shown truncated, not refused.
   for (const [feature, value] of templateFeatures(name, head.info, input.reponame, input.installedAt)) {
-    features.set(feature, value);
+    features.set(feature, value.slice(0, MAX_FEATURE_VALUE_LENGTH));
   }
-  for (const [feature, value] of features) checkFeature(feature, value);
   return { properties, features, warnings };
 }

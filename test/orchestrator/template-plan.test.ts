@@ -5,7 +5,11 @@
  */
 import { describe, expect, test } from 'vitest';
 import { OrchestratorError } from '../../orchestrator/errors.ts';
-import { planTemplateConfiguration, type PlanInput } from '../../orchestrator/template-plan.ts';
+import {
+  MAX_FEATURE_VALUE_LENGTH,
+  planTemplateConfiguration,
+  type PlanInput,
+} from '../../orchestrator/template-plan.ts';
 import type { PackageInfo } from '../../protocol/rpm-types.ts';
 
 const info: PackageInfo = {
@@ -129,6 +133,23 @@ describe('planTemplateConfiguration', () => {
     const bytes = Buffer.from(list, 'latin1');
     expect(codeOf(() => planTemplateConfiguration(input({ ...GOOD, [file]: bytes })))).toBe(
       'template.appmenu',
+    );
+  });
+
+  test('menu items longer than a feature value together: template.appmenu', () => {
+    const list = 'a-rather-long-application-name.desktop\n'.repeat(1000);
+    expect(
+      codeOf(() => planTemplateConfiguration(input({ ...GOOD, 'whitelisted-appmenus.list': list }))),
+    ).toBe('template.appmenu');
+  });
+
+  test('a long description is truncated to the longest feature value, not refused', () => {
+    const long = {
+      ...input(GOOD),
+      head: { templateName: 'fedora-41', info: { ...info, description: 'x'.repeat(100_000) } },
+    };
+    expect(planTemplateConfiguration(long).features.get('template-description')).toBe(
+      'x'.repeat(MAX_FEATURE_VALUE_LENGTH),
     );
   });
 
