@@ -40,6 +40,8 @@ const BAD: Record<string, { conf?: string; appmenu?: string; code: string }> = {
   'victim-menu': { appmenu: 'firefox.desktop\nmy evil.desktop\n', code: 'template.appmenu' },
 };
 const POST_INSTALL_VICTIM = 'victim-post';
+/** In a `file` pool, which keeps no revision at an import: the root cannot be reverted. */
+const NO_REVISION_VICTIM = 'victim-norev';
 /** A btrfs-like pool (sim/admin/seed.ts): imports and clears keep a revision to revert to. */
 const REFLINK_POOL = 'reflink';
 const MARKER = Buffer.from('private data the user keeps in this template\n');
@@ -123,7 +125,7 @@ function tinyTemplate(name: string, release: string, seed: string, extra: Partia
 const planted = (name: string) => tinyTemplate(name, '1', `${name}-planted`);
 
 beforeAll(async () => {
-  const names = [...Object.keys(BAD), POST_INSTALL_VICTIM];
+  const names = [...Object.keys(BAD), POST_INSTALL_VICTIM, NO_REVISION_VICTIM];
   world = await attackWorld('tmpl-sec-half-', {
     templates: names.map((name) => {
       const bad = BAD[name];
@@ -150,17 +152,20 @@ beforeAll(async () => {
       await writeFile(
         path.join(s.sim.env.TMPL_SIM_DIR!, SERVICE_TABLE_FILE),
         JSON.stringify({
-          vms: {
-            [POST_INSTALL_VICTIM]: {
-              'qubes.PostInstall': {
-                argv: [
-                  process.execPath,
-                  path.join(REPO_ROOT, 'sim/bin/sim-vm-services/qubes-post-install.mjs'),
-                ],
-                env: { TMPL_SIM_POST_INSTALL_FAIL: '3' },
+          vms: Object.fromEntries(
+            [POST_INSTALL_VICTIM, NO_REVISION_VICTIM].map((vm) => [
+              vm,
+              {
+                'qubes.PostInstall': {
+                  argv: [
+                    process.execPath,
+                    path.join(REPO_ROOT, 'sim/bin/sim-vm-services/qubes-post-install.mjs'),
+                  ],
+                  env: { TMPL_SIM_POST_INSTALL_FAIL: '3' },
+                },
               },
-            },
-          },
+            ]),
+          ),
         }),
       );
       for (const name of names) templates.set(name, await templateState(name));
@@ -205,6 +210,24 @@ it(
       expect((await SimQubes.of(scenario).volumeInfo(POST_INSTALL_VICTIM, volume)).revisions_to_keep).toBe(
         '1',
       );
+  },
+  CLI_TIMEOUT_MS,
+);
+
+it(
+  'qubes.PostInstall fails and the pool kept no revision: template.not-reverted, old configuration, new root',
+  async () => {
+    const floor = await readFile(rollbackFile());
+    const run = await runTmpl(scenario, ['upgrade', '--yes', '--json', NO_REVISION_VICTIM]);
+    expectFailure(run, 'template.not-reverted');
+    const now = await templateState(NO_REVISION_VICTIM);
+    const then = templates.get(NO_REVISION_VICTIM)!;
+    const newPackage = tinyTemplate(NO_REVISION_VICTIM, '2', `${NO_REVISION_VICTIM}-new`);
+    expect(now.root).toBe(await imageSha256(newPackage.image));
+    expect(Object.fromEntries(now.features)).toEqual(Object.fromEntries(then.features));
+    expect(now.properties).toEqual(then.properties);
+    expect(await readFile(rollbackFile())).toEqual(floor);
+    await expectUntouched(scenario, before);
   },
   CLI_TIMEOUT_MS,
 );
