@@ -194,6 +194,23 @@ export class AdminClient {
     await this.call(vm, 'admin.vm.volume.Clear', volume);
   }
 
+  /** admin.vm.volume.ListSnapshots: the revisions a volume keeps, oldest first. */
+  async volumeRevisions(vm: string, volume: string): Promise<string[]> {
+    return text(await this.call(vm, 'admin.vm.volume.ListSnapshots', volume))
+      .split('\n')
+      .filter((r) => r !== '');
+  }
+
+  /** admin.vm.volume.Set.revisions_to_keep */
+  async setVolumeRevisionsToKeep(vm: string, volume: string, keep: number): Promise<void> {
+    await this.call(vm, 'admin.vm.volume.Set.revisions_to_keep', volume, String(keep));
+  }
+
+  /** admin.vm.volume.Revert: the volume becomes `revision` (the qube must be halted). */
+  async volumeRevert(vm: string, volume: string, revision: string): Promise<void> {
+    await this.call(vm, 'admin.vm.volume.Revert', volume, revision);
+  }
+
   /**
    * admin.vm.volume.ImportWithSize: `SIZE\n` then exactly SIZE bytes. Qubes writes into a
    * temporary volume and swaps it in only when exactly SIZE bytes arrived; if `data` throws,

@@ -37,6 +37,8 @@ export type OrchestratorErrorCode =
   | 'template.not-managed'
   | 'template.name-taken'
   | 'template.conf'
+  | 'template.appmenu'
+  | 'template.not-reverted'
   | 'template.post-install'
   | 'template.rollback'
   | 'metadata.rollback'

@@ -35,18 +35,24 @@ export function isIpv4(value: string): boolean {
   return parts.length === 4 && parts.every((p) => /^(0|[1-9][0-9]{0,2})$/.test(p) && Number(p) <= 255);
 }
 
-function decodeAscii(bytes: Uint8Array, what: string, max: number): string {
-  if (bytes.length > max) throw new OrchestratorError('template.conf', `${what} is larger than ${max} bytes`);
+/** Refuses CR (a CRLF file), control bytes and anything outside ASCII, with `code`. */
+function decodeAscii(
+  bytes: Uint8Array,
+  what: string,
+  max: number,
+  code: 'template.conf' | 'template.appmenu',
+): string {
+  if (bytes.length > max) throw new OrchestratorError(code, `${what} is larger than ${max} bytes`);
   for (const [i, b] of bytes.entries()) {
     if (b !== 0x0a && b !== 0x09 && (b < 0x20 || b > 0x7e)) {
-      throw new OrchestratorError('template.conf', `${what}: byte ${i} is not printable ASCII`);
+      throw new OrchestratorError(code, `${what}: byte ${i} is not printable ASCII`);
     }
   }
   return new TextDecoder('ascii').decode(bytes);
 }
 
 export function parseTemplateConf(bytes: Uint8Array, options: { allowPv: boolean }): TemplateConfActions {
-  const text = decodeAscii(bytes, 'template.conf', MAX_TEMPLATE_CONF_BYTES);
+  const text = decodeAscii(bytes, 'template.conf', MAX_TEMPLATE_CONF_BYTES, 'template.conf');
   const entries = new Map<string, string>();
   const warnings: string[] = [];
   for (const [index, line] of text.split('\n').entries()) {
@@ -91,17 +97,20 @@ export function parseTemplateConf(bytes: Uint8Array, options: { allowPv: boolean
 
 /**
  * An appmenu list (one .desktop file name a line) becomes a space-joined feature value. Names
- * with spaces would change the meaning of that value, so they are refused.
+ * with spaces would change the meaning of that value, so they are refused ('template.appmenu').
  */
 export function parseAppmenuList(bytes: Uint8Array, what: string): string {
-  const text = decodeAscii(bytes, what, MAX_APPMENU_LIST_BYTES);
+  const text = decodeAscii(bytes, what, MAX_APPMENU_LIST_BYTES, 'template.appmenu');
   const items = text
     .split('\n')
     .map((line) => line.replace(/[\t ]+$/, ''))
     .filter((line) => line !== '');
   for (const item of items) {
     if (!/^[A-Za-z0-9_.@+-]{1,255}$/.test(item)) {
-      throw new OrchestratorError('template.conf', `${what}: invalid menu item name '${item.slice(0, 64)}'`);
+      throw new OrchestratorError(
+        'template.appmenu',
+        `${what}: invalid menu item name '${item.slice(0, 64)}'`,
+      );
     }
   }
   return items.join(' ');

@@ -9,7 +9,7 @@ import type { QubesModel } from './model.ts';
 import { getValue, getVmRef, isDefault, propertyList } from './properties.ts';
 import { connectedVms } from './property-helpers.ts';
 import type { PropValue, VmClass, VmState } from './state.ts';
-import { createOnDisk, initVolumes, removeFromDisk, type VolumePools } from './storage.ts';
+import { createOnDisk, initVolumes, removeFromDisk, stopVolumes, type VolumePools } from './storage.ts';
 
 /** qubes.config.max_dispid */
 export const MAX_DISPID = 10000;
@@ -140,6 +140,7 @@ export async function startVm(ctx: CallContext, vm: VmState): Promise<void> {
 /** The domain-shutdown handling: hooks, then auto_cleanup of a disposable. */
 async function halted(ctx: CallContext, vm: VmState): Promise<void> {
   vm.powerState = 'Halted';
+  await stopVolumes(ctx.model, vm);
   await ctx.save();
   try {
     await ctx.hooks.onStop?.(vm);

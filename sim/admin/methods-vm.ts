@@ -157,7 +157,7 @@ async function poolInfo(ctx: CallContext): Promise<string> {
   );
   const pool = ctx.model.pool(ctx.arg);
   const config: Record<string, string> =
-    pool.driver === 'file'
+    pool.driver === 'file' || pool.driver === 'file-reflink'
       ? {
           dir_path: pool.dirPath,
           driver: pool.driver,
@@ -231,7 +231,10 @@ export const VM_METHODS: ReadonlyArray<[string, MethodSpec, string?]> = [
       false,
       true,
       false,
-      () => 'file dir_path revisions_to_keep ephemeral_volatile\nlinux-kernel dir_path\n',
+      () =>
+        'file dir_path revisions_to_keep ephemeral_volatile\n' +
+        'file-reflink dir_path setup_check revisions_to_keep ephemeral_volatile\n' +
+        'linux-kernel dir_path\n',
     ),
   ],
   ['admin.pool.Info', method(true, false, true, false, poolInfo)],

@@ -6,7 +6,19 @@ import { enforceArg, method, type CallContext, type MethodSpec } from './api.ts'
 import { exc, UnhandledServerError } from './errors.ts';
 import { ascii, isAscii, validateNumber } from './names.ts';
 import type { VolumeState } from './state.ts';
-import { importBegin, importEnd, resizeVolume, volumePath, volumeSize, volumeUsage } from './storage.ts';
+import path from 'node:path';
+import {
+  importBegin,
+  importEnd,
+  isFileBacked,
+  resizeVolume,
+  revertVolume,
+  setRevisionsToKeep,
+  volumePath,
+  volumeRevisions,
+  volumeSize,
+  volumeUsage,
+} from './storage.ts';
 
 function volumeArg(ctx: CallContext): VolumeState {
   enforceArg(ctx, Object.keys(ctx.dest.volumes), `${ctx.dest.name} volumes`);
@@ -18,7 +30,15 @@ const py = (b: boolean) => (b ? 'True' : 'False');
 async function volumeInfo(ctx: CallContext): Promise<string> {
   const volume = volumeArg(ctx);
   const { model } = ctx;
-  const filePool = model.pool(volume.pool).driver === 'file';
+  const pool = model.pool(volume.pool);
+  const filePool = isFileBacked(pool);
+  // ReflinkVolume.path is the image a running qube writes to (`<vid>-dirty.img`).
+  const file =
+    pool.driver === 'file-reflink'
+      ? path.join(pool.dirPath, `${volume.vid}-dirty.img`)
+      : filePool
+        ? volumePath(model, volume)
+        : '';
   const ephemeral =
     volume.ephemeral ??
     (volume.snapOnStart || volume.saveOnStop || !volume.rw
@@ -31,7 +51,7 @@ async function volumeInfo(ctx: CallContext): Promise<string> {
     ['usage', String(await volumeUsage(model, volume))],
     ['rw', py(volume.rw)],
     ['source', volume.source ?? ''],
-    ['path', filePool ? volumePath(model, volume) : ''],
+    ['path', file],
     ['save_on_stop', py(volume.saveOnStop)],
     ['snap_on_start', py(volume.snapOnStart)],
     ['revisions_to_keep', String(volume.revisionsToKeep)],
@@ -58,6 +78,42 @@ async function volumeClear(ctx: CallContext): Promise<null> {
   return null;
 }
 
+/** admin.vm.volume.ListSnapshots: revision ids sorted by their timestamps. */
+async function volumeListSnapshots(ctx: CallContext): Promise<string> {
+  const volume = volumeArg(ctx);
+  const revisions = Object.entries(await volumeRevisions(ctx.model, volume));
+  // Python's sorted() is stable: equal timestamps keep the driver's order.
+  revisions.sort((a, b) => (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
+  return revisions.map(([id]) => `${id}\n`).join('');
+}
+
+const REVISION_CHARS = /^[A-Za-z0-9:_.-]*$/;
+
+/** admin.vm.volume.Revert: payload a revision id (stripped), from the safe set, that exists. */
+async function volumeRevert(ctx: CallContext): Promise<null> {
+  const volume = volumeArg(ctx);
+  if (!isAscii(ctx.payload)) throw new UnhandledServerError('UnicodeDecodeError in revision');
+  const revision = ascii(ctx.payload).trim();
+  if (!REVISION_CHARS.test(revision))
+    throw exc.permission(
+      'Revision name must be in safe set: abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:-_.',
+    );
+  // QubesVolumeRevisionNotFoundError is a KeyError, not a QubesException: qubesd answers nothing.
+  if (!(revision in (await volumeRevisions(ctx.model, volume))))
+    throw new UnhandledServerError(`QubesVolumeRevisionNotFoundError: ${revision}`);
+  // ReflinkVolume.revert refuses a volume in use (is_dirty).
+  if (!ctx.model.isHalted(ctx.dest)) throw exc.storage(`Cannot revert: ${volume.vid} is not cleanly stopped`);
+  await revertVolume(ctx.model, volume, revision);
+  return null;
+}
+
+/** admin.vm.volume.Set.revisions_to_keep: a number, -1 allowed. */
+function volumeSetRevisionsToKeep(ctx: CallContext): null {
+  const volume = volumeArg(ctx);
+  setRevisionsToKeep(ctx.model, ctx.dest, volume, validateNumber(ctx.payload, 'revisions to keep', true));
+  return null;
+}
+
 export const VOLUME_METHODS: ReadonlyArray<[string, MethodSpec]> = [
   [
     'admin.vm.volume.List',
@@ -72,6 +128,9 @@ export const VOLUME_METHODS: ReadonlyArray<[string, MethodSpec]> = [
   ['admin.vm.volume.Info', method(true, false, null, false, volumeInfo)],
   ['admin.vm.volume.Resize', method(true, true, null, true, volumeResize)],
   ['admin.vm.volume.Clear', method(true, false, null, true, volumeClear)],
+  ['admin.vm.volume.ListSnapshots', method(true, false, null, false, volumeListSnapshots)],
+  ['admin.vm.volume.Revert', method(true, true, null, true, volumeRevert)],
+  ['admin.vm.volume.Set.revisions_to_keep', method(true, true, null, true, volumeSetRevisionsToKeep)],
 ];
 
 function internalVolumeArg(ctx: CallContext): VolumeState {

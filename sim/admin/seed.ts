@@ -10,7 +10,7 @@ import { saveState, type PropValue, type QubesState } from './state.ts';
 
 const GiB = 1024 * 1024 * 1024;
 /** Capacities of the simulated pools; pool2 is small so that running out of space is cheap. */
-export const SEED_POOL_SIZES = { varlibqubes: 256 * GiB, pool2: 1 * GiB } as const;
+export const SEED_POOL_SIZES = { varlibqubes: 256 * GiB, pool2: 1 * GiB, reflink: 64 * GiB } as const;
 export const SEED_KERNEL = '6.6.48-1.fc37';
 
 /** qubes/app.py's built-in labels. */
@@ -53,7 +53,7 @@ export async function seedState(dir: string): Promise<QubesState> {
   await fs.mkdir(root, { recursive: true });
   await fs.rm(path.join(root, 'pools'), { recursive: true, force: true });
   const poolDir = (name: string) => path.join(root, 'pools', name);
-  for (const name of ['varlibqubes', 'pool2', 'linux-kernel']) {
+  for (const name of ['varlibqubes', 'pool2', 'reflink', 'linux-kernel']) {
     await fs.mkdir(poolDir(name), { recursive: true });
   }
   const state: QubesState = {
@@ -74,6 +74,15 @@ export async function seedState(dir: string): Promise<QubesState> {
         driver: 'file',
         dirPath: poolDir('pool2'),
         size: SEED_POOL_SIZES.pool2,
+        revisionsToKeep: 1,
+        ephemeralVolatile: false,
+      },
+      {
+        // A btrfs pool as a Qubes installer makes it: imports and clears keep a revision.
+        name: 'reflink',
+        driver: 'file-reflink',
+        dirPath: poolDir('reflink'),
+        size: SEED_POOL_SIZES.reflink,
         revisionsToKeep: 1,
         ephemeralVolatile: false,
       },

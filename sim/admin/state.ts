@@ -59,7 +59,7 @@ export type VmState = z.infer<typeof vmSchema>;
 const poolSchema = z
   .object({
     name,
-    driver: z.enum(['file', 'linux-kernel']),
+    driver: z.enum(['file', 'file-reflink', 'linux-kernel']),
     dirPath: z.string().min(1).max(4096),
     /** Capacity in bytes enforced on imports; null for a pool that reports none. */
     size: z.number().int().nonnegative().nullable(),

@@ -270,12 +270,22 @@ export function lyingWorker(
  * Puts a managed template in place without tmpl, as a previous install would have left it: a
  * TemplateVM labelled black, its root volume imported through the simulator's dom0 import
  * service, the template-* features of `template` (so tmpl sees it at that EVR) and
- * installed_by_rpm False. Attacks on reinstall/upgrade start from this state.
+ * installed_by_rpm False. Attacks on reinstall/upgrade start from this state. `pool`: where its
+ * volumes go (default: default_pool).
  */
-export async function plantTemplate(scenario: Scenario, template: ScenarioTemplate): Promise<void> {
+export async function plantTemplate(
+  scenario: Scenario,
+  template: ScenarioTemplate,
+  pool?: string,
+): Promise<void> {
   const socket = scenario.sim.env.TMPL_QUBESD_SOCKET!;
   const name = template.name;
-  await ok(socket, { method: 'admin.vm.Create.TemplateVM', payload: `name=${name} label=black` });
+  await ok(
+    socket,
+    pool
+      ? { method: 'admin.vm.CreateInPool.TemplateVM', payload: `name=${name} label=black pool=${pool}` }
+      : { method: 'admin.vm.Create.TemplateVM', payload: `name=${name} label=black` },
+  );
   if ('path' in template.image) throw new Error('plantTemplate needs an extent image');
   const image = template.image;
   const script = path.join(scenario.sim.env.TMPL_QREXEC_SERVICES_DIR!, 'admin.vm.volume.ImportWithSize');

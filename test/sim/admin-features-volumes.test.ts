@@ -109,7 +109,9 @@ describe('features and tags', () => {
 
 describe('pools and volumes', () => {
   it('lists pools and reports their size and usage', async () => {
-    expect(await ok(socket, { method: 'admin.pool.List' })).toBe('varlibqubes\npool2\nlinux-kernel\n');
+    expect(await ok(socket, { method: 'admin.pool.List' })).toBe(
+      'varlibqubes\npool2\nreflink\nlinux-kernel\n',
+    );
     const info = await ok(socket, { method: 'admin.pool.Info', arg: 'pool2' });
     expect(info).toMatch(
       /^dir_path=.*\ndriver=file\nephemeral_volatile=False\nname=pool2\nrevisions_to_keep=1\nsize=1073741824\nusage=\d+\n$/,

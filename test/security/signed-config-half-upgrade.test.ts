@@ -1,0 +1,233 @@
+/**
+ * Attack: a half-upgraded template. A packager who signs validly ships a template.conf or an
+ * appmenu list that tmpl refuses (CRLF, a duplicate key, a byte outside ASCII, a bad menu item
+ * name). If the refusal came after the import committed, the upgrade would fail with the new
+ * root volume in place, the private volume cleared and the template-* features naming the old
+ * version. The whole configuration is planned before the image's last chunk is released: the
+ * upgrade fails with the file's code and nothing changed. And when something after the import
+ * fails (qubes.PostInstall), the properties and features get their old values back and the
+ * root and private volumes are reverted to the revisions the pool kept.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, open, readFile, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SERVICE_TABLE_FILE } from '../../sim/qrexec/service-table.ts';
+import type { Scenario, ScenarioTemplate } from '../../sim/scenario.ts';
+import {
+  attackWorld,
+  closeAttackWorld,
+  CLI_TIMEOUT_MS,
+  expectFailure,
+  expectUntouched,
+  fileSha256,
+  imageSha256,
+  MiB,
+  plantTemplate,
+  REPO_ROOT,
+  runTmpl,
+  SimQubes,
+  smallTemplate,
+  type AttackWorld,
+  type Snapshot,
+} from '../helpers/e2e-world.ts';
+
+const GOOD_CONF = 'gui=1\nqrexec=1\nvirt-mode=hvm\n';
+const BAD: Record<string, { conf?: string; appmenu?: string; code: string }> = {
+  'victim-crlf': { conf: 'gui=1\r\nqrexec=1\r\nvirt-mode=hvm\r\n', code: 'template.conf' },
+  'victim-dup': { conf: 'gui=1\nvirt-mode=hvm\ngui=1\n', code: 'template.conf' },
+  'victim-utf8': { conf: 'gui=1\nnet.fake-ip=10.137.0.5\u00a0\n', code: 'template.conf' },
+  'victim-menu': { appmenu: 'firefox.desktop\nmy evil.desktop\n', code: 'template.appmenu' },
+};
+const POST_INSTALL_VICTIM = 'victim-post';
+/** In a `file` pool, which keeps no revision at an import: the root cannot be reverted. */
+const NO_REVISION_VICTIM = 'victim-norev';
+/** A btrfs-like pool (sim/admin/seed.ts): imports and clears keep a revision to revert to. */
+const REFLINK_POOL = 'reflink';
+const MARKER = Buffer.from('private data the user keeps in this template\n');
+const PROPERTIES = ['installed_by_rpm', 'virt_mode', 'kernel', 'netvm', 'label'] as const;
+
+let world: AttackWorld | undefined;
+let scenario: Scenario;
+let before: Snapshot;
+const templates = new Map<string, TemplateState>();
+
+interface TemplateState {
+  readonly root: string;
+  readonly privateHead: string;
+  readonly privateSize: number;
+  readonly features: Map<string, string>;
+  readonly properties: Record<string, { isDefault: boolean; value: string }>;
+}
+
+/** The image file of a volume: the file pool's `path`, a reflink volume's clean image. */
+async function volumeFile(vm: string, volume: string): Promise<string> {
+  const qubes = SimQubes.of(scenario);
+  const info = await qubes.volumeInfo(vm, volume);
+  if (info.pool !== REFLINK_POOL) return qubes.volumePath(vm, volume);
+  return path.join(scenario.sim.env.TMPL_SIM_DIR!, 'pools', REFLINK_POOL, `${info.vid}.img`);
+}
+
+async function headSha256(file: string, bytes: number): Promise<string> {
+  const handle = await open(file, 'r');
+  try {
+    const buffer = Buffer.alloc(bytes);
+    const { bytesRead } = await handle.read(buffer, 0, bytes, 0);
+    return createHash('sha256').update(buffer.subarray(0, bytesRead)).digest('hex');
+  } finally {
+    await handle.close();
+  }
+}
+
+async function templateState(name: string): Promise<TemplateState> {
+  const qubes = SimQubes.of(scenario);
+  const privateFile = await volumeFile(name, 'private');
+  const properties: TemplateState['properties'] = {};
+  for (const p of PROPERTIES) properties[p] = await qubes.property(name, p);
+  return {
+    root: await fileSha256(await volumeFile(name, 'root')),
+    privateHead: await headSha256(privateFile, 1024 * 1024),
+    privateSize: (await stat(privateFile)).size,
+    features: await qubes.features(name),
+    properties,
+  };
+}
+
+async function expectTemplateAsBefore(name: string): Promise<void> {
+  const now = await templateState(name);
+  const then = templates.get(name)!;
+  expect(now.root, `${name} root`).toBe(then.root);
+  expect(now.privateHead, `${name} private`).toBe(then.privateHead);
+  expect(now.privateSize).toBe(then.privateSize);
+  expect(Object.fromEntries(now.features)).toEqual(Object.fromEntries(then.features));
+  expect(now.properties).toEqual(then.properties);
+}
+
+function rollbackFile(): string {
+  return path.join(scenario.dir, 'tmpl-state', 'rollback-floor.json');
+}
+
+/** smallTemplate with a 4 MiB image: ten packages and imports stay quick. */
+function tinyTemplate(name: string, release: string, seed: string, extra: Partial<ScenarioTemplate> = {}) {
+  const size = 4 * MiB;
+  return smallTemplate(name, '4.2.0', release, seed, {
+    image: {
+      size,
+      extents: [
+        { offset: 0, length: 64 * 1024, seed: `${seed}-a` },
+        { offset: size - 4096, length: 4096, seed: `${seed}-b` },
+      ],
+    },
+    ...extra,
+  });
+}
+
+const planted = (name: string) => tinyTemplate(name, '1', `${name}-planted`);
+
+beforeAll(async () => {
+  const names = [...Object.keys(BAD), POST_INSTALL_VICTIM, NO_REVISION_VICTIM];
+  world = await attackWorld('tmpl-sec-half-', {
+    templates: names.map((name) => {
+      const bad = BAD[name];
+      return tinyTemplate(name, '2', `${name}-new`, {
+        templateConf: bad?.conf ?? GOOD_CONF,
+        ...(bad?.appmenu ? { appmenus: { whitelisted: bad.appmenu, vm: '', netvm: '' } } : {}),
+      });
+    }),
+    prepare: async (s) => {
+      scenario = s;
+      for (const name of names)
+        await plantTemplate(s, planted(name), name === POST_INSTALL_VICTIM ? REFLINK_POOL : undefined);
+      // What the user keeps in the private volumes, which a clear would wipe.
+      for (const name of names) {
+        const handle = await open(await volumeFile(name, 'private'), 'r+');
+        await handle.write(MARKER, 0, MARKER.length, 4096);
+        await handle.close();
+      }
+      // The rollback record of an earlier tmpl install of the planted versions.
+      await mkdir(path.dirname(rollbackFile()), { recursive: true });
+      const floor = Object.fromEntries(names.map((n) => [n, { epoch: 0, version: '4.2.0', release: '1' }]));
+      await writeFile(rollbackFile(), JSON.stringify({ version: 1, templates: floor }, null, 2) + '\n');
+      // qubes.PostInstall of the reverted victim fails (sim/bin/sim-vm-services/qubes-post-install.mjs).
+      await writeFile(
+        path.join(s.sim.env.TMPL_SIM_DIR!, SERVICE_TABLE_FILE),
+        JSON.stringify({
+          vms: Object.fromEntries(
+            [POST_INSTALL_VICTIM, NO_REVISION_VICTIM].map((vm) => [
+              vm,
+              {
+                'qubes.PostInstall': {
+                  argv: [
+                    process.execPath,
+                    path.join(REPO_ROOT, 'sim/bin/sim-vm-services/qubes-post-install.mjs'),
+                  ],
+                  env: { TMPL_SIM_POST_INSTALL_FAIL: '3' },
+                },
+              },
+            ]),
+          ),
+        }),
+      );
+      for (const name of names) templates.set(name, await templateState(name));
+    },
+  });
+  ({ before } = world);
+  // The planted root volumes are the planted images, not the packages' ones.
+  for (const name of names) expect(templates.get(name)!.root).toBe(await imageSha256(planted(name).image));
+}, 300_000);
+
+afterAll(() => closeAttackWorld(world));
+
+describe('a signed package whose configuration tmpl refuses: refused before the import commits', () => {
+  it.each(Object.entries(BAD))(
+    '%s: the code of the file, and the template as it was',
+    async (name, bad) => {
+      const floor = await readFile(rollbackFile());
+      const run = await runTmpl(scenario, ['upgrade', '--yes', '--json', name]);
+      expectFailure(run, bad.code);
+      await expectTemplateAsBefore(name);
+      expect(await readFile(rollbackFile())).toEqual(floor);
+      await expectUntouched(scenario, before);
+    },
+    CLI_TIMEOUT_MS,
+  );
+});
+
+it(
+  'qubes.PostInstall fails after the import: old properties and features, root and private reverted',
+  async () => {
+    const floor = await readFile(rollbackFile());
+    const run = await runTmpl(scenario, ['upgrade', '--yes', '--json', POST_INSTALL_VICTIM]);
+    expectFailure(run, 'template.post-install');
+    await expectTemplateAsBefore(POST_INSTALL_VICTIM);
+    expect(await readFile(rollbackFile())).toEqual(floor);
+    await expectUntouched(scenario, before);
+    expect((await SimQubes.of(scenario).vms()).find((v) => v.name === POST_INSTALL_VICTIM)?.state).toBe(
+      'Halted',
+    );
+    // revisions_to_keep was raised for the run (its shutdown commits and prunes) and set back
+    for (const volume of ['root', 'private'])
+      expect((await SimQubes.of(scenario).volumeInfo(POST_INSTALL_VICTIM, volume)).revisions_to_keep).toBe(
+        '1',
+      );
+  },
+  CLI_TIMEOUT_MS,
+);
+
+it(
+  'qubes.PostInstall fails and the pool kept no revision: template.not-reverted, old configuration, new root',
+  async () => {
+    const floor = await readFile(rollbackFile());
+    const run = await runTmpl(scenario, ['upgrade', '--yes', '--json', NO_REVISION_VICTIM]);
+    expectFailure(run, 'template.not-reverted');
+    const now = await templateState(NO_REVISION_VICTIM);
+    const then = templates.get(NO_REVISION_VICTIM)!;
+    const newPackage = tinyTemplate(NO_REVISION_VICTIM, '2', `${NO_REVISION_VICTIM}-new`);
+    expect(now.root).toBe(await imageSha256(newPackage.image));
+    expect(Object.fromEntries(now.features)).toEqual(Object.fromEntries(then.features));
+    expect(now.properties).toEqual(then.properties);
+    expect(await readFile(rollbackFile())).toEqual(floor);
+    await expectUntouched(scenario, before);
+  },
+  CLI_TIMEOUT_MS,
+);
