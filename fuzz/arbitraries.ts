@@ -8,6 +8,7 @@
 import * as fc from 'fast-check';
 import { encodeFrame, type FrameType, type WorkerOp } from '../protocol/frames.ts';
 import { JSON_FRAME_TYPES } from '../protocol/frames.ts';
+import type { JsonFrameType } from '../protocol/messages.ts';
 import { encodeHeader, type HeaderEntry } from '../sim/forge/header-writer.ts';
 import { RpmType } from '../sim/forge/rpm-tags.ts';
 import {
@@ -22,8 +23,10 @@ import {
 import { concatBytes } from './target.ts';
 
 const encoder = new TextEncoder();
-const OPS: readonly WorkerOp[] = ['fetch', 'unpack', 'query', 'download', 'header'];
-const JSON_TYPES = [...JSON_FRAME_TYPES];
+/** The worker operation a `frames` input's first byte selects (modulo the length). */
+export const WORKER_OPS: readonly WorkerOp[] = ['fetch', 'unpack', 'query', 'download', 'header'];
+/** The JSON frame type a `messages` input's first byte selects (modulo the length). */
+export const JSON_TYPES = [...JSON_FRAME_TYPES] as JsonFrameType[];
 
 /** A legal type order for `op` (grammar of FrameSequence), with PROGRESS sprinkled in. */
 function legalOrder(op: WorkerOp, files: number, dataFrames: number, progress: number): FrameType[] {
@@ -56,7 +59,7 @@ export function frameStreamArbitrary(): fc.Arbitrary<Uint8Array> {
   const payload = fc.uint8Array({ maxLength: 48 });
   return fc
     .record({
-      op: fc.nat({ max: OPS.length - 1 }),
+      op: fc.nat({ max: WORKER_OPS.length - 1 }),
       chunk: fc.nat({ max: 255 }),
       files: fc.nat({ max: 3 }),
       data: fc.nat({ max: 3 }),
@@ -66,7 +69,7 @@ export function frameStreamArbitrary(): fc.Arbitrary<Uint8Array> {
       tail: fc.uint8Array({ maxLength: 12 }),
     })
     .map(({ op, chunk, files, data, progress, shuffle, payloads, tail }) => {
-      const order = shuffle ?? legalOrder(OPS[op] ?? 'fetch', files, data, progress);
+      const order = shuffle ?? legalOrder(WORKER_OPS[op] ?? 'fetch', files, data, progress);
       const frames = order.map((type, i) => encodeFrame(type, payloads[i % payloads.length]));
       return concatBytes([Uint8Array.of(op, chunk), ...frames, shuffle === null ? new Uint8Array(0) : tail]);
     });

@@ -46,6 +46,8 @@ export interface EngineStats {
   corpus: number;
   /** Inputs the run added to the queue. */
   added: number;
+  /** Longest single execution, in milliseconds. */
+  slowestMs: number;
   /** Refusal codes seen, with counts. */
   codes: Record<string, number>;
 }
@@ -75,6 +77,7 @@ export async function fuzz(
     blocksKnown: 0,
     corpus: 0,
     added: 0,
+    slowestMs: 0,
     codes: {},
   };
   const seen = new Set<string>();
@@ -82,7 +85,9 @@ export async function fuzz(
 
   const execute = async (input: Uint8Array): Promise<void> => {
     hooks.beforeRun?.(input);
+    const started = performance.now();
     const outcome = await judge(target, input);
+    stats.slowestMs = Math.max(stats.slowestMs, performance.now() - started);
     stats.executions++;
     if (outcome.kind === 'accepted') stats.accepted++;
     else if (outcome.kind === 'refused') {

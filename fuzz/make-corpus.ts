@@ -20,7 +20,7 @@ import { writeSparseTar } from '../sim/forge/sparse-tar-writer.ts';
 import { paxRecord } from '../sim/forge/tar-blocks.ts';
 import { CORPUS_DIR } from './corpus.ts';
 import { concatBytes } from './target.ts';
-import { JSON_TYPES, WORKER_OPS } from './targets.ts';
+import { JSON_TYPES, WORKER_OPS } from './arbitraries.ts';
 
 /** Seeds above this size are left out (the whole corpus stays at a few MiB). */
 const MAX_SEED_BYTES = 96 * 1024;

@@ -110,7 +110,11 @@ async function runWorker(
       const limit = count === 0 ? STARTUP_MS : HANG_MS;
       if (Date.now() - lastChange > limit) {
         if (count === 0) stop('the worker did not start', false);
-        else stop(`hang: one input ran for more than ${HANG_MS / 1000} s`, true);
+        else
+          stop(
+            `hang: one input ran for more than ${HANG_MS / 1000} s (a loop, or memory growing to the heap limit)`,
+            true,
+          );
       }
     }, WATCH_INTERVAL_MS);
     worker.on('message', (message: WorkerMessage) => {
@@ -144,16 +148,18 @@ async function runWorker(
 }
 
 function report(results: readonly TargetResult[]): string {
-  const rows = [['target', 'executions', 'exec/s', 'blocks covered', 'corpus (seeds+new)', 'crashes']];
+  const rows = [
+    ['target', 'executions', 'exec/s', 'slowest ms', 'blocks covered', 'corpus (seeds+new)', 'crashes'],
+  ];
   let executions = 0;
   let blocks = 0;
   let crashes = 0;
   for (const r of results) {
     const s = r.stats;
     const kept = r.crashFiles.length;
-    crashes += kept + (s !== undefined ? s.crashes - s.crashKinds.length : 0);
+    crashes += s !== undefined ? s.crashes : kept;
     if (s === undefined) {
-      rows.push([r.target.name, '-', '-', '-', `${r.seeds}`, `${kept} (${r.failure ?? 'no result'})`]);
+      rows.push([r.target.name, '-', '-', '-', '-', `${r.seeds}`, `${kept} (${r.failure ?? 'no result'})`]);
       continue;
     }
     executions += s.executions;
@@ -162,12 +168,13 @@ function report(results: readonly TargetResult[]): string {
       r.target.name,
       `${s.executions}`,
       `${Math.round(s.executions / Math.max(r.seconds, 0.001))}`,
+      s.slowestMs.toFixed(1),
       `${s.blocksCovered}/${s.blocksKnown}`,
       `${r.seeds}+${s.added}`,
       `${s.crashes}`,
     ]);
   }
-  rows.push(['total', `${executions}`, '', `${blocks}`, '', `${crashes}`]);
+  rows.push(['total', `${executions}`, '', '', `${blocks}`, '', `${crashes}`]);
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => (row[c] ?? '').length)));
   return rows
     .map((row) =>

@@ -3,16 +3,8 @@
  * input either parses (and the round-trip or differential property of the parsed value holds) or
  * is refused with the project's error class and one of the target's stable codes.
  */
-import {
-  decodeFrames,
-  encodeFrame,
-  FrameSequence,
-  JSON_FRAME_TYPES,
-  type Frame,
-  type FrameType,
-  type WorkerOp,
-} from '../protocol/frames.ts';
-import { decodeJsonFrame, encodeMessageFrame, type JsonFrameType } from '../protocol/messages.ts';
+import { decodeFrames, encodeFrame, FrameSequence, type Frame } from '../protocol/frames.ts';
+import { decodeJsonFrame, encodeMessageFrame } from '../protocol/messages.ts';
 import { parseLead } from '../protocol/rpm-lead.ts';
 import { MAIN_HEADER, parseHeader, SIGNATURE_HEADER, type RpmHeader } from '../protocol/rpm-header.ts';
 import { parsePackageHead, readPackageHead } from '../protocol/rpm-package.ts';
@@ -35,6 +27,8 @@ import { parseAppmenuList, parseTemplateConf } from '../orchestrator/template-co
 import { parseIni, type IniSection } from '../orchestrator/ini-file.ts';
 import { parseRepoFile } from '../orchestrator/repo-config.ts';
 import {
+  JSON_TYPES,
+  WORKER_OPS,
   appmenuArbitrary,
   frameStreamArbitrary,
   iniArbitrary,
@@ -44,9 +38,6 @@ import {
   templateConfArbitrary,
 } from './arbitraries.ts';
 import { chunked, concatBytes, equalBytes, PropertyFailure, type FuzzTarget } from './target.ts';
-
-export const WORKER_OPS: readonly WorkerOp[] = ['fetch', 'unpack', 'query', 'download', 'header'];
-export const JSON_TYPES = [...JSON_FRAME_TYPES] as JsonFrameType[];
 
 const KiB = 1024;
 const text = new TextEncoder();
@@ -301,7 +292,7 @@ const sparseTar: FuzzTarget = {
   ],
   arbitrary: sparseTarArbitrary(),
   async run(input) {
-    const events = readSparseTar(asyncChunks(input.subarray(1), (input[0] ?? 0) * 7));
+    const events = readSparseTar(asyncChunks(input.subarray(1), (input[0] ?? 0) * 37));
     let extents: readonly { offset: number; length: number }[] | undefined;
     let realSize = 0;
     let index = 0;
@@ -533,9 +524,4 @@ export const TARGETS: readonly FuzzTarget[] = [
 
 export function targetNamed(name: string): FuzzTarget | undefined {
   return TARGETS.find((t) => t.name === name);
-}
-
-/** The JSON frame type that a `messages` input's first byte selects. */
-export function messageSelector(type: FrameType): number {
-  return JSON_TYPES.indexOf(type as JsonFrameType);
 }
