@@ -12,6 +12,25 @@
 import { Session } from 'node:inspector/promises';
 import { pathToFileURL } from 'node:url';
 
+/**
+ * One inspector session per thread, started once and never stopped: V8 adds block counters to a
+ * function when it compiles it under precise coverage, and a function compiled while coverage was
+ * off (or before it was stopped and started again) reports only whether it ran, not its blocks.
+ * Start it before the targets' code first runs.
+ */
+let session: Session | undefined;
+
+export async function startCoverage(): Promise<Session> {
+  if (session === undefined) {
+    const started = new Session();
+    started.connect();
+    await started.post('Profiler.enable');
+    await started.post('Profiler.startPreciseCoverage', { callCount: false, detailed: true });
+    session = started;
+  }
+  return session;
+}
+
 interface CoverageRange {
   readonly startOffset: number;
   readonly endOffset: number;
@@ -19,7 +38,7 @@ interface CoverageRange {
 }
 
 export class BlockCoverage {
-  readonly #session = new Session();
+  #session: Session | undefined;
   readonly #urls: ReadonlySet<string>;
   /** Every block seen so far, covered or not, as "url:offset". */
   readonly #known = new Set<string>();
@@ -32,19 +51,15 @@ export class BlockCoverage {
     this.#urls = new Set(files.map((f) => pathToFileURL(f).href));
   }
 
+  /** Joins the thread's coverage session and forgets what ran before. */
   async start(): Promise<void> {
-    this.#session.connect();
-    await this.#session.post('Profiler.enable');
-    await this.#session.post('Profiler.startPreciseCoverage', { callCount: false, detailed: true });
-  }
-
-  async stop(): Promise<void> {
-    await this.#session.post('Profiler.stopPreciseCoverage');
-    this.#session.disconnect();
+    this.#session = await startCoverage();
+    await this.#session.post('Profiler.takePreciseCoverage');
   }
 
   /** The blocks that ran since the last take. */
   async take(): Promise<Set<string>> {
+    if (this.#session === undefined) throw new Error('BlockCoverage.take before start');
     const { result } = await this.#session.post('Profiler.takePreciseCoverage');
     const ran = new Set<string>();
     for (const script of result) {

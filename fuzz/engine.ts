@@ -163,7 +163,6 @@ export async function fuzz(
     stats.blocksCovered = coverage.covered;
     stats.blocksKnown = coverage.known;
     stats.corpus = queue.length;
-    await coverage.stop();
   }
   return stats;
 }

@@ -5,9 +5,9 @@
  * running when the worker stopped answering.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { startCoverage } from './coverage.ts';
 import { loadCorpus } from './corpus.ts';
 import { fuzz } from './engine.ts';
-import { targetNamed } from './targets.ts';
 import {
   COUNTER_EXECUTIONS,
   COUNTER_LENGTH,
@@ -23,6 +23,9 @@ if (port === null) throw new Error('fuzz/worker.ts runs as a worker thread');
 const counters = new Int32Array(data.shared, 0, SHARED_HEADER_BYTES / 4);
 const current = new Uint8Array(data.shared, SHARED_HEADER_BYTES);
 const post = (message: WorkerMessage) => port.postMessage(message);
+// Coverage first, then the parsers: see startCoverage.
+await startCoverage();
+const { targetNamed } = await import('./targets.ts');
 
 for (const [index, name] of data.targets.entries()) {
   const target = targetNamed(name);
