@@ -23,7 +23,13 @@ import { parsePaxRecords } from '../protocol/pax-header.ts';
 import { interpretPax, sparseFormatOf } from '../protocol/sparse-pax.ts';
 import { readPaxMap01 } from '../protocol/sparse-maps.ts';
 import { ExtentCollector } from '../protocol/sparse-extents.ts';
-import { parseAppmenuList, parseTemplateConf } from '../orchestrator/template-conf.ts';
+import {
+  BOOLEAN_FEATURE_KEYS,
+  IP_FEATURE_KEYS,
+  isIpv4,
+  parseAppmenuList,
+  parseTemplateConf,
+} from '../orchestrator/template-conf.ts';
 import { parseIni, type IniSection } from '../orchestrator/ini-file.ts';
 import { parseRepoFile } from '../orchestrator/repo-config.ts';
 import {
@@ -80,6 +86,29 @@ const frames: FuzzTarget = {
   },
 };
 
+/** Terminal controls, bidi overrides and lone surrogates: never in an accepted message's text. */
+const UNSAFE = /[\p{Cc}\p{Cs}\u202a-\u202e\u2066-\u2069]/u;
+/** Fields whose schema allows line breaks and tabs (armoured keys, PEM, descriptions, messages). */
+const LINE_BREAKS: Readonly<Record<string, RegExp>> = {
+  keys: /[\t\r\n]/g,
+  sslcacert: /[\t\r\n]/g,
+  description: /[\t\n]/g,
+  message: /[\t\n]/g,
+};
+
+/** Throws unless every string in `value` is free of UNSAFE characters (except its field's allowance). */
+function checkText(value: unknown, field: string): void {
+  if (typeof value === 'string') {
+    const allowed = LINE_BREAKS[field];
+    if (UNSAFE.test(allowed === undefined ? value : value.replace(allowed, ' ')))
+      throw new PropertyFailure(`${field}: accepted text with a control, bidi or surrogate character`);
+  } else if (Array.isArray(value)) {
+    for (const item of value) checkText(item, field);
+  } else if (typeof value === 'object' && value !== null) {
+    for (const [key, item] of Object.entries(value)) checkText(item, key);
+  }
+}
+
 /** Input layout: [JSON frame type selector, payload bytes...]. */
 const messages: FuzzTarget = {
   name: 'messages',
@@ -111,6 +140,7 @@ const messages: FuzzTarget = {
   run(input) {
     const type = JSON_TYPES[(input[0] ?? 0) % JSON_TYPES.length] ?? 'HELLO';
     const value: unknown = decodeJsonFrame({ type, payload: input.subarray(1) }, type);
+    checkText(value, type);
     // Round trip: what was accepted encodes to a frame that decodes to the same value.
     const frame = encodeMessageFrame(type, value as never);
     const back: unknown = decodeJsonFrame({ type, payload: frame.subarray(8) }, type);
@@ -416,6 +446,12 @@ const templateConf: FuzzTarget = {
     )
       throw new PropertyFailure('template.conf settings do not survive a round trip');
     if (conf.virtMode === 'pv' && !allowPv) throw new PropertyFailure('virt-mode=pv without allowPv');
+    for (const [key, value] of conf.features) {
+      const honoured = (BOOLEAN_FEATURE_KEYS as readonly string[]).includes(key)
+        ? value === '1'
+        : (IP_FEATURE_KEYS as readonly string[]).includes(key) && isIpv4(value);
+      if (!honoured) throw new PropertyFailure(`template.conf set feature ${key} to a value it may not have`);
+    }
   },
 };
 
