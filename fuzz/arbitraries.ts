@@ -103,7 +103,7 @@ export function messageArbitrary(): fc.Arbitrary<Uint8Array> {
     METADATA: ['package', 'repoid', 'files'],
     FILE_BEGIN: ['path', 'size'],
     FILE_END: ['path'],
-    QUERY_RESULT: ['packages'],
+    QUERY_RESULT: ['packages', 'warnings', 'repomd'],
     END: ['files', 'bytes'],
     ERROR: ['code', 'message'],
   };

@@ -102,6 +102,8 @@ function messageSeeds(): Record<string, Uint8Array> {
           description: 'A template.\n\tIndented line.',
         },
       ],
+      warnings: [{ code: 'primary.evr', repoid: repo.id, message: 'package entry skipped' }],
+      repomd: [{ repoid: repo.id, repomd: 'PHJlcG9tZC8+', signature: null }],
     }),
     end: message('END', { files: 2, bytes: 10280 }),
     error: message('ERROR', { code: 'worker.fetch-failed', message: 'mirror said 404\nsecond line' }),

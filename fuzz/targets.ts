@@ -128,6 +128,8 @@ const messages: FuzzTarget = {
     '"code":"worker.failed"',
     '"message":""',
     '"packages":[]',
+    '"repomd":[]',
+    '"warnings":[]',
     '"epoch":0',
     '\\u202e',
     '\\u0000',
@@ -460,7 +462,7 @@ const appmenus: FuzzTarget = {
   parsers: 'orchestrator/template-conf.ts parseAppmenuList',
   sources: ['orchestrator/template-conf.ts'],
   maxInputBytes: 8 * KiB,
-  refusals: /^template\.conf$/,
+  refusals: /^template\.appmenu$/,
   dictionary: ['org.gnome.Terminal.desktop', 'firefox.desktop', '\n', ' ', '\t', '\r', '@', '+'],
   arbitrary: appmenuArbitrary(),
   run(input) {
