@@ -1,10 +1,11 @@
+import { spawnSync } from 'node:child_process';
 /**
  * End-to-end helpers: run the real `tmpl` CLI against a scenario (sim/scenario.ts), and look at
  * the simulated Qubes afterwards with a qubesd client of the tests' own (test/sim/admin-raw-client.ts),
  * never through the orchestrator's client under test.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { Readable } from 'node:stream';
@@ -325,20 +326,52 @@ export async function plantTemplate(
 }
 
 /** Everything an attack must leave untouched: the VM list, a template's root volume, no leftovers. */
+/** Properties an install or update may change: a refused one must leave them as they were. */
+const WATCHED_PROPERTIES = ['label', 'netvm', 'virt_mode', 'kernel', 'installed_by_rpm'] as const;
+
 export interface Snapshot {
   readonly vms: readonly string[];
   readonly root?: string;
+  readonly private?: string;
+  readonly features?: Readonly<Record<string, string>>;
+  readonly properties?: Readonly<Record<string, string>>;
+}
+
+async function volumeSha256(qubes: SimQubes, vm: string, volume: string): Promise<string> {
+  const file = await qubes.volumePath(vm, volume);
+  return existsSync(file) ? fileSha256(file) : 'absent';
 }
 
 export async function snapshot(scenario: Scenario, template?: string): Promise<Snapshot> {
   const qubes = SimQubes.of(scenario);
+  const vms = await qubes.vmNames();
+  if (!template || !vms.includes(template)) return { vms };
+  const properties: Record<string, string> = {};
+  for (const name of WATCHED_PROPERTIES) {
+    const p = await qubes.property(template, name);
+    properties[name] = `${p.isDefault ? 'default' : 'set'}:${p.value}`;
+  }
   return {
-    vms: await qubes.vmNames(),
-    ...(template ? { root: await fileSha256(await qubes.volumePath(template, 'root')) } : {}),
+    vms,
+    root: await volumeSha256(qubes, template, 'root'),
+    private: await volumeSha256(qubes, template, 'private'),
+    features: Object.fromEntries(await qubes.features(template)),
+    properties,
   };
 }
 
-/** Asserts that Qubes is as `before` says, with no disposable and no import file left. */
+/** True when no process holds the scenario's operation lock. */
+function lockFree(scenario: Scenario): boolean {
+  const lock = scenario.env.TMPL_LOCK_FILE;
+  if (!lock || !existsSync(lock)) return true;
+  return spawnSync('flock', ['--nonblock', lock, 'true']).status === 0;
+}
+
+/**
+ * What every refusal must leave: the same VMs; the template's root and private volumes byte for
+ * byte, its features and the properties an install sets; no disposable, no temporary import
+ * volume, and the operation lock free.
+ */
 export async function expectUntouched(
   scenario: Scenario,
   before: Snapshot,
@@ -346,9 +379,15 @@ export async function expectUntouched(
 ): Promise<void> {
   const after = await snapshot(scenario, before.root !== undefined ? template : undefined);
   expect(after.vms).toEqual(before.vms);
-  if (before.root !== undefined) expect(after.root).toBe(before.root);
+  if (before.root !== undefined) {
+    expect(after.root).toBe(before.root);
+    expect(after.private).toBe(before.private);
+    expect(after.features).toEqual(before.features);
+    expect(after.properties).toEqual(before.properties);
+  }
   expect(await disposables(SimQubes.of(scenario))).toEqual([]);
   expect(await importLeftovers(scenario.sim.env.TMPL_SIM_DIR!)).toEqual([]);
+  expect(lockFree(scenario)).toBe(true);
 }
 
 /** One attack's world: its own directory and scenario, and the state the attack must not change. */
