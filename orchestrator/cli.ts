@@ -15,12 +15,17 @@ import { InterruptedError, interruptionOr, trapInterrupts } from './interrupt.ts
 
 const USAGE_EXIT_CODES = new Set(['usage', 'template.not-found', 'qubes.no-admin-api']);
 
+/** What `tmpl --help` says tmpl does; the man page (cli-docs.ts) opens with the same words. */
+export const PROGRAM_DESCRIPTION = [
+  'Manage Qubes OS TemplateVMs: every package is downloaded, verified and unpacked in a',
+  'disposable VM; only a verified root image and validated metadata reach this domain.',
+];
+
 function usage(): string {
   const lines = [
     'usage: tmpl [OPTIONS] COMMAND [OPTIONS] [ARGS...]',
     '',
-    'Manage Qubes OS TemplateVMs: every package is downloaded, verified and unpacked in a',
-    'disposable VM; only a verified root image and validated metadata reach this domain.',
+    ...PROGRAM_DESCRIPTION,
     '',
     'commands:',
     ...commands.map((c) => `  ${c.name.padEnd(20)}${c.summary}`),

@@ -9,11 +9,23 @@
 //                          loaded when present, with the CLI decompressors as fallbacks.
 //   dist/lib/              the library compiled by tsc, with .d.ts (package.json "exports").
 //   dist/THIRD-PARTY-NOTICES.txt  the licences of everything the bundles contain.
+//   dist/man/tmpl.1, dist/man/tmpl-install.1, dist/completion/tmpl.bash (and tmpl-install.bash)
+//                          generated from the same option tables as --help (orchestrator/cli-docs.ts)
+//                          by running those tables: bundled into a temporary script run by node.
 //
 // Usage: node scripts/build.mjs [--bundles-only]
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  existsSync,
+  readdirSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -71,6 +83,36 @@ const worker = await build({
 });
 
 writeFileSync(path.join(dist, 'THIRD-PARTY-NOTICES.txt'), notices([cli.metafile, worker.metafile]));
+
+// The man pages and the completion come from the option tables themselves, so they cannot drift
+// from --help: the tables are TypeScript, so a small generator is bundled (like the CLI) and run.
+const docsDir = mkdtempSync(path.join(tmpdir(), 'tmpl-docs-'));
+try {
+  const generator = path.join(docsDir, 'generate-docs.mjs');
+  await build({
+    ...common,
+    metafile: false,
+    stdin: entry(
+      [
+        "import { mkdirSync, writeFileSync } from 'node:fs';",
+        "import path from 'node:path';",
+        "import { bashCompletion, manPage } from './orchestrator/cli-docs.ts';",
+        'const out = process.argv[2];',
+        "mkdirSync(path.join(out, 'man'), { recursive: true });",
+        "mkdirSync(path.join(out, 'completion'), { recursive: true });",
+        "for (const kind of ['tmpl', 'tmpl-install'])",
+        "  writeFileSync(path.join(out, 'man', `${kind}.1`), manPage(kind));",
+        '// bash-completion loads completions/NAME.bash for the command NAME: one script, both names.',
+        "for (const name of ['tmpl', 'tmpl-install'])",
+        "  writeFileSync(path.join(out, 'completion', `${name}.bash`), bashCompletion());",
+      ].join('\n'),
+    ),
+    outfile: generator,
+  });
+  execFileSync(process.execPath, [generator, dist], { cwd: root, stdio: 'inherit' });
+} finally {
+  rmSync(docsDir, { recursive: true, force: true });
+}
 
 if (!bundlesOnly) {
   rmSync(path.join(dist, 'lib'), { recursive: true, force: true });
