@@ -1,6 +1,6 @@
 /**
  * The whole job from a management VM (TMPL_MODE=vm): every Admin API call and the worker go
- * through the simulator's qrexec-client-vm as `mgmt`, decided by qrexec-policy/30-tmpl.policy
+ * through the simulator's qrexec-client-vm as `mgmt`, decided by qrexec-policy/70-tmpl.policy
  * (the VM needs the tmpl-manager tag); the worker runs in a `@dispvm` qrexec creates and
  * destroys.
  */
