@@ -2,10 +2,12 @@
  * Property and feature changes on one qube, undoable: before each change the old value is read
  * (a property's value or that it was at its default, a feature's value or that it was absent),
  * and `rollback()` restores them in reverse order. Only the first change of a name records its
- * old value, so a name changed twice is restored to what it was before the transaction.
+ * old value, so a name changed twice is restored to what it was before the transaction. Only the
+ * names qrexec-policy/70-tmpl.policy grants (template-plan.ts) can be changed.
  */
 import type { Logger } from 'pino';
 import type { AdminClient } from './admin-client.ts';
+import type { TemplateFeatureName, TemplatePropertyName } from './template-plan.ts';
 
 type Undo =
   | { readonly kind: 'property'; readonly name: string; readonly old: { isDefault: boolean; value: string } }
@@ -37,17 +39,17 @@ export class ConfigTransaction {
     this.#undo.push({ kind: 'property', name, old: { isDefault, value } });
   }
 
-  async setProperty(name: string, value: string): Promise<void> {
+  async setProperty(name: TemplatePropertyName, value: string): Promise<void> {
     await this.#recordProperty(name);
     await this.#admin.setProperty(this.#vm, name, value);
   }
 
-  async resetProperty(name: string): Promise<void> {
+  async resetProperty(name: TemplatePropertyName): Promise<void> {
     await this.#recordProperty(name);
     await this.#admin.resetProperty(this.#vm, name);
   }
 
-  async setFeature(name: string, value: string): Promise<void> {
+  async setFeature(name: TemplateFeatureName, value: string): Promise<void> {
     if (this.#recording && !this.#seen.has(`feature:${name}`)) {
       const old = await this.#admin.getFeature(this.#vm, name);
       this.#seen.add(`feature:${name}`);

@@ -21,12 +21,18 @@ export const BOOLEAN_FEATURE_KEYS = [
 ] as const;
 export const IP_FEATURE_KEYS = ['net.fake-ip', 'net.fake-gateway', 'net.fake-netmask'] as const;
 
+export type TemplateConfFeature = (typeof BOOLEAN_FEATURE_KEYS)[number] | (typeof IP_FEATURE_KEYS)[number];
+
 export interface TemplateConfActions {
-  readonly features: ReadonlyMap<string, string>;
+  readonly features: ReadonlyMap<TemplateConfFeature, string>;
   readonly virtMode?: 'pv' | 'pvh' | 'hvm';
   /** Set only to '' (no kernel): the only kernel value the incumbent honours. */
   readonly kernel?: '';
   readonly warnings: readonly string[];
+}
+
+function isOneOf<T extends string>(names: readonly T[], key: string): key is T {
+  return (names as readonly string[]).includes(key);
 }
 
 /** A dotted quad of four decimal numbers 0-255, without signs, spaces or leading zeros. */
@@ -65,14 +71,14 @@ export function parseTemplateConf(bytes: Uint8Array, options: { allowPv: boolean
       throw new OrchestratorError('template.conf', `template.conf: duplicate key '${key}'`);
     entries.set(key, line.slice(eq + 1));
   }
-  const features = new Map<string, string>();
+  const features = new Map<TemplateConfFeature, string>();
   let virtMode: TemplateConfActions['virtMode'];
   let kernel: TemplateConfActions['kernel'];
   for (const [key, value] of entries) {
-    if ((BOOLEAN_FEATURE_KEYS as readonly string[]).includes(key)) {
+    if (isOneOf(BOOLEAN_FEATURE_KEYS, key)) {
       if (value === '1') features.set(key, '1');
       else warnings.push(`template.conf: ignoring ${key}=${value}: boolean flags are honoured only as '1'`);
-    } else if ((IP_FEATURE_KEYS as readonly string[]).includes(key)) {
+    } else if (isOneOf(IP_FEATURE_KEYS, key)) {
       if (isIpv4(value)) features.set(key, value);
       else warnings.push(`template.conf: ignoring invalid IPv4 address for ${key}`);
     } else if (key === 'virt-mode') {

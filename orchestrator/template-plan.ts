@@ -8,9 +8,37 @@
  * config-transaction.ts so that a failure restores the old values.
  */
 import type { VerifiedHead } from './receive-template.ts';
-import { APPMENU_FEATURES, parseAppmenuList, parseTemplateConf } from './template-conf.ts';
-import { templateFeatures } from './template-features.ts';
+import {
+  APPMENU_FEATURES,
+  BOOLEAN_FEATURE_KEYS,
+  IP_FEATURE_KEYS,
+  parseAppmenuList,
+  parseTemplateConf,
+} from './template-conf.ts';
+import { TEMPLATE_FEATURE_NAMES, templateFeatures } from './template-features.ts';
 import { OrchestratorError } from './errors.ts';
+
+/**
+ * Every feature tmpl sets on a template it installs, updates or migrates (and removes again when
+ * a failed update restores the old ones): the appmenu lists, template.conf's flags and addresses,
+ * the template-* features. qrexec-policy/70-tmpl.policy grants admin.vm.feature.Set and
+ * .Remove for exactly these names (test/sim/policy-tmpl.test.ts compares them).
+ */
+export const TEMPLATE_SETTABLE_FEATURES = [
+  ...Object.values(APPMENU_FEATURES),
+  ...BOOLEAN_FEATURE_KEYS,
+  ...IP_FEATURE_KEYS,
+  ...TEMPLATE_FEATURE_NAMES,
+] as const;
+export type TemplateFeatureName = (typeof TEMPLATE_SETTABLE_FEATURES)[number];
+
+/**
+ * Every property tmpl sets or resets on a template: installed_by_rpm, template.conf's virt_mode
+ * and kernel, netvm during qubes.PostInstall. The policy grants admin.vm.property.Set and .Reset
+ * for exactly these names.
+ */
+export const TEMPLATE_SETTABLE_PROPERTIES = ['installed_by_rpm', 'virt_mode', 'kernel', 'netvm'] as const;
+export type TemplatePropertyName = (typeof TEMPLATE_SETTABLE_PROPERTIES)[number];
 
 /**
  * The longest feature value planned. qubesd reads at most 65536 bytes per request (method,
@@ -21,9 +49,9 @@ export const MAX_FEATURE_VALUE_LENGTH = 32 * 1024;
 
 export interface TemplateConfigurationPlan {
   /** Properties of the template, set in this order. */
-  readonly properties: ReadonlyMap<string, string>;
+  readonly properties: ReadonlyMap<TemplatePropertyName, string>;
   /** Features of the template, set in this order (appmenu lists, template.conf, template-*). */
-  readonly features: ReadonlyMap<string, string>;
+  readonly features: ReadonlyMap<TemplateFeatureName, string>;
   readonly warnings: readonly string[];
 }
 
@@ -45,8 +73,8 @@ export function planTemplateConfiguration(input: PlanInput): TemplateConfigurati
   const { head, files } = input;
   const name = head.templateName;
   const warnings: string[] = [];
-  const features = new Map<string, string>();
-  const properties = new Map<string, string>([['installed_by_rpm', 'False']]);
+  const features = new Map<TemplateFeatureName, string>();
+  const properties = new Map<TemplatePropertyName, string>([['installed_by_rpm', 'False']]);
   for (const [file, feature] of Object.entries(APPMENU_FEATURES)) {
     const bytes = files.get(file);
     if (bytes) {

@@ -12,6 +12,7 @@ import { OrchestratorError } from '../errors.ts';
 import { installedTemplate } from '../installed.ts';
 import { withLock } from '../lock.ts';
 import { featureValue, formatQubesDate } from '../template-features.ts';
+import type { TemplateFeatureName } from '../template-plan.ts';
 import type { Command } from './types.ts';
 
 const FIELD = '|@tmpl@|';
@@ -100,7 +101,7 @@ export const migrateCommand: Command = {
           continue;
         }
         if (!flag(args, 'dry-run')) {
-          const features: [string, string][] = [
+          const features: [TemplateFeatureName, string][] = [
             ['template-name', name],
             ['template-epoch', pkg.epoch],
             ['template-version', pkg.version],

@@ -19,6 +19,7 @@ import { startWorker } from '../worker-session.ts';
 import type { Command } from './types.ts';
 import type { RepoSet } from '../app.ts';
 import { sendRequest, workerFailure } from '../worker-io.ts';
+import type { TemplateFeatureName } from '../template-plan.ts';
 
 async function fetchHead(
   app: App,
@@ -107,7 +108,7 @@ export const refreshMetadataCommand: Command = {
           ['template-description', info.description],
           ['template-url', info.url],
           ['template-license', info.license],
-        ] as const) {
+        ] as const satisfies readonly (readonly [TemplateFeatureName, string])[]) {
           const v = featureValue(value);
           if ((await app.admin.getFeature(name, feature)) !== v) {
             await app.admin.setFeature(name, feature, v);

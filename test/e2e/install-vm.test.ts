@@ -1,13 +1,16 @@
 /**
  * The whole job from a management VM (TMPL_MODE=vm): every Admin API call and the worker go
- * through the simulator's qrexec-client-vm as `mgmt`, decided by qrexec-policy/30-tmpl.policy
+ * through the simulator's qrexec-client-vm as `mgmt`, decided by qrexec-policy/70-tmpl.policy
  * (the VM needs the tmpl-manager tag); the worker runs in a `@dispvm` qrexec creates and
- * destroys.
+ * destroys. The policy is exactly the shipped file (plus the simulator's base policy, no
+ * policy.d of the test's own): every command succeeds under it, and it refuses names and qubes
+ * tmpl does not touch.
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createScenario,
@@ -54,6 +57,16 @@ afterAll(async () => {
   await scenario?.close();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
+
+/** One call through the simulator's qrexec-client-vm as the management VM: its exit status. */
+async function callAsMgmt(target: string, call: string, payload = ''): Promise<number> {
+  const run = await execa(process.execPath, [scenario.sim.env.TMPL_QREXEC_CLIENT_VM!, target, call], {
+    env: { ...scenario.env, TMPL_SIM_SOURCE_VM: MGMT },
+    input: payload,
+    reject: false,
+  });
+  return run.exitCode ?? -1;
+}
 
 async function expectClean(): Promise<void> {
   expect(await disposables(qubes)).toEqual([]);
@@ -114,6 +127,114 @@ describe('tmpl in a management VM', () => {
       expect(jsonOf(run).templates).toMatchObject([{ template: NAME, status: 'upgraded', evr: '0:4.3.0-2' }]);
       expect(await fileSha256(await qubes.volumePath(NAME, 'root'))).toBe(await imageSha256(v2.image));
       expect((await qubes.features(NAME)).get('template-release')).toBe('2');
+      await expectClean();
+    },
+    STEP_TIMEOUT,
+  );
+
+  it(
+    'reads under the shipped policy: list, info (with disk usage), search, repolist',
+    async () => {
+      // Nothing but the shipped policy decides: the simulator's own policy.d is absent.
+      expect(existsSync(path.join(scenario.sim.env.TMPL_SIM_DIR!, 'policy.d'))).toBe(false);
+      const list = await runTmpl(scenario, ['list', '--installed', '--json', NAME], VM_ENV);
+      expectSuccess(list);
+      expect(JSON.parse(list.stdout)).toMatchObject({ installed: [{ name: NAME, evr: '0:4.3.0-2' }] });
+      const info = await runTmpl(scenario, ['info', '--installed', '--json', NAME], VM_ENV);
+      expectSuccess(info);
+      const row = (JSON.parse(info.stdout) as { installed: { name: string; size: string }[] }).installed[0]!;
+      expect(row.name).toBe(NAME);
+      expect(Number(row.size)).toBeGreaterThan(0); // admin.vm.volume.List and .Info of every volume
+      const search = await runTmpl(scenario, ['search', '--json', NAME], VM_ENV);
+      expectSuccess(search);
+      expect(search.stdout).toContain(NAME);
+      expectSuccess(await runTmpl(scenario, ['repolist', '--json'], VM_ENV));
+      await expectClean();
+    },
+    STEP_TIMEOUT,
+  );
+
+  it(
+    'downloads and verifies a package, refreshes metadata, cleans the cache',
+    async () => {
+      const downloads = path.join(dir, 'downloads');
+      const download = await runTmpl(
+        scenario,
+        ['download', '--json', '--downloaddir', downloads, `${NAME}-4.3.0-1`],
+        VM_ENV,
+      );
+      expectSuccess(download);
+      const files = await readdir(downloads);
+      expect(files).toHaveLength(1);
+      const verify = await runTmpl(
+        scenario,
+        ['verify', '--json', '--keyring', scenario.keyPath, path.join(downloads, files[0]!)],
+        VM_ENV,
+      );
+      expectSuccess(verify);
+      const refresh = await runTmpl(scenario, ['refresh-metadata', '--json', NAME], VM_ENV);
+      expectSuccess(refresh);
+      expect(jsonOf(refresh).ok).toBe(true);
+      expectSuccess(await runTmpl(scenario, ['clean', '--json'], VM_ENV));
+      await expectClean();
+    },
+    STEP_TIMEOUT,
+  );
+
+  it(
+    'downgrades (with qubes.PostInstall, holding volume revisions) and reinstalls',
+    async () => {
+      const down = await runTmpl(scenario, ['downgrade', '--yes', '--json', NAME], VM_ENV);
+      expectSuccess(down);
+      expect(jsonOf(down).templates).toMatchObject([{ template: NAME, evr: '0:4.3.0-1' }]);
+      expect(await fileSha256(await qubes.volumePath(NAME, 'root'))).toBe(await imageSha256(v1.image));
+      const again = await runTmpl(scenario, ['reinstall', '--yes', '--skip-start', '--json', NAME], VM_ENV);
+      expectSuccess(again);
+      expect(jsonOf(again).templates).toMatchObject([{ template: NAME, evr: '0:4.3.0-1' }]);
+      await expectClean();
+    },
+    STEP_TIMEOUT,
+  );
+
+  it(
+    'refuses every change tmpl does not make: other names, other qubes',
+    async () => {
+      const features = await qubes.features(NAME);
+      const label = await qubes.property(NAME, 'label');
+      const refused: [string, string, string][] = [
+        [NAME, 'admin.vm.feature.Set+service.sshd', '1'],
+        [NAME, 'admin.vm.feature.Set+template-dummy', '1'],
+        [NAME, 'admin.vm.feature.Remove+os', ''],
+        [NAME, 'admin.vm.property.Set+label', 'red'],
+        [NAME, 'admin.vm.volume.Clear+root', ''],
+        ['work', 'admin.vm.feature.Set+gui', '1'],
+        ['work', 'admin.vm.property.Set+netvm', ''],
+        ['work', 'admin.vm.property.Set+template', NAME],
+        ['work', 'admin.vm.Remove', ''],
+      ];
+      for (const [target, call, payload] of refused)
+        expect([target, call, await callAsMgmt(target, call, payload)]).toEqual([target, call, 126]);
+      expect(await qubes.features(NAME)).toEqual(features);
+      expect(await qubes.property(NAME, 'label')).toEqual(label);
+      expect((await qubes.property('work', 'netvm')).isDefault).toBe(true);
+      expect(await qubes.vmNames()).toContain('work');
+      // The same channel grants what tmpl does make.
+      expect(await callAsMgmt(NAME, 'admin.vm.feature.Set+gui', '1')).toBe(0);
+    },
+    STEP_TIMEOUT,
+  );
+
+  it(
+    'removes, installs again and purges',
+    async () => {
+      const removed = await runTmpl(scenario, ['remove', '--disassoc', '--yes', '--json', NAME], VM_ENV);
+      expectSuccess(removed);
+      expect(await qubes.vmNames()).not.toContain(NAME);
+      expectSuccess(await runTmpl(scenario, ['install', '--skip-start', '--json', NAME], VM_ENV));
+      expect(await qubes.vmNames()).toContain(NAME);
+      const purged = await runTmpl(scenario, ['purge', '--yes', '--json', NAME], VM_ENV);
+      expectSuccess(purged);
+      expect(await qubes.vmNames()).not.toContain(NAME);
       await expectClean();
     },
     STEP_TIMEOUT,

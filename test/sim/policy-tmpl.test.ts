@@ -1,4 +1,4 @@
-/** qrexec-policy/30-tmpl.policy with the simulator's base policy: what a tmpl-manager may do. */
+/** qrexec-policy/70-tmpl.policy with the simulator's base policy: what a tmpl-manager may do. */
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import {
@@ -8,6 +8,10 @@ import {
   type SystemInfo,
   type VmInfo,
 } from '../../sim/qrexec/index.ts';
+import {
+  TEMPLATE_SETTABLE_FEATURES,
+  TEMPLATE_SETTABLE_PROPERTIES,
+} from '../../orchestrator/template-plan.ts';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
 const rules = loadPolicyDirs([path.join(REPO, 'qrexec-policy'), path.join(REPO, 'sim/qrexec/base-policy')]);
@@ -50,7 +54,43 @@ function decide(call: string, source: string, target: string): string {
   }
 }
 
-describe('30-tmpl.policy', () => {
+/** The arguments the policy grants `service` with, for the rules of 70-tmpl.policy. */
+function grantedArguments(service: string): string[] {
+  return rules
+    .filter((r) => r.service === service && path.basename(r.file) === '70-tmpl.policy')
+    .map((r) => {
+      expect(r.argument, `${service} at line ${r.line} must name its argument`).not.toBeNull();
+      expect(r.action.type).toBe('allow');
+      return r.argument!.slice(1);
+    })
+    .sort();
+}
+
+describe('70-tmpl.policy', () => {
+  test("is the only repository policy file, sorted after the user's 30-user.policy", () => {
+    const files = [...new Set(rules.map((r) => path.relative(REPO, r.file)))];
+    expect(files).toEqual(['qrexec-policy/70-tmpl.policy', 'sim/qrexec/base-policy/90-sim-default.policy']);
+  });
+
+  test('grants property and feature changes for exactly the names tmpl changes', () => {
+    const properties = [...TEMPLATE_SETTABLE_PROPERTIES].sort();
+    const features = [...TEMPLATE_SETTABLE_FEATURES].sort();
+    expect(new Set(features).size).toBe(features.length);
+    expect(grantedArguments('admin.vm.property.Set')).toEqual(properties);
+    expect(grantedArguments('admin.vm.property.Reset')).toEqual(properties);
+    expect(grantedArguments('admin.vm.feature.Set')).toEqual(features);
+    expect(grantedArguments('admin.vm.feature.Remove')).toEqual(features);
+    for (const name of properties) {
+      expect(decide(`admin.vm.property.Set+${name}`, 'mgmt', 'debian-12')).toBe('dom0');
+      expect(decide(`admin.vm.property.Set+${name}`, 'mgmt', 'work')).toBe('DENY');
+    }
+    for (const name of features) {
+      expect(decide(`admin.vm.feature.Set+${name}`, 'mgmt', 'debian-12')).toBe('dom0');
+      expect(decide(`admin.vm.feature.Remove+${name}`, 'mgmt', 'debian-12')).toBe('dom0');
+      expect(decide(`admin.vm.feature.Set+${name}`, 'mgmt', 'work')).toBe('DENY');
+    }
+  });
+
   test('a tmpl-manager runs the Admin API calls tmpl needs, redirected to dom0', () => {
     const allowed: [string, string][] = [
       ['admin.vm.List', 'dom0'],
@@ -65,6 +105,11 @@ describe('30-tmpl.policy', () => {
       ['admin.vm.property.Reset+netvm', 'debian-12'],
       ['admin.vm.feature.Set+template-name', 'debian-12'],
       ['admin.vm.feature.List', 'debian-12'],
+      ['admin.vm.feature.Get+template-name', 'debian-12'],
+      ['admin.vm.feature.Remove+qrexec', 'debian-12'],
+      ['admin.vm.volume.List', 'debian-12'],
+      ['admin.vm.volume.Info+volatile', 'debian-12'],
+      ['admin.vm.volume.Info+kernel', 'debian-12'],
       ['admin.vm.volume.Info+root', 'debian-12'],
       ['admin.vm.volume.Info+private', 'debian-12'],
       ['admin.vm.volume.ImportWithSize+root', 'debian-12'],
@@ -78,6 +123,7 @@ describe('30-tmpl.policy', () => {
       ['admin.vm.Remove', 'debian-12'],
       ['admin.vm.Start', 'debian-12'],
       ['admin.vm.Shutdown', 'debian-12'],
+      ['admin.vm.Shutdown+wait', 'debian-12'],
       ['admin.vm.Kill', 'debian-12'],
     ];
     for (const [call, target] of allowed)
@@ -89,6 +135,19 @@ describe('30-tmpl.policy', () => {
     const refused: [string, string][] = [
       ['admin.vm.property.Set+netvm', 'work'],
       ['admin.vm.feature.Set+x', 'work'],
+      ['admin.vm.feature.Set+x', 'debian-12'],
+      ['admin.vm.feature.Set+service.sshd', 'debian-12'],
+      ['admin.vm.feature.Remove+os', 'debian-12'],
+      // remove --disassoc and purge change AppVMs and global properties: dom0 only.
+      ['admin.vm.feature.Set+template-dummy', 'debian-12'],
+      ['admin.vm.property.Set+template', 'work'],
+      ['admin.vm.property.Get+template', 'work'],
+      ['admin.vm.property.Set+label', 'debian-12'],
+      ['admin.vm.property.Set+kernelopts', 'debian-12'],
+      ['admin.vm.property.Set+default_dispvm', 'debian-12'],
+      ['admin.vm.property.Reset+label', 'debian-12'],
+      ['admin.vm.volume.List', 'work'],
+      ['admin.vm.volume.Info+root', 'work'],
       ['admin.vm.Remove', 'work'],
       ['admin.vm.Start', 'work'],
       ['admin.vm.volume.ImportWithSize+private', 'debian-12'],

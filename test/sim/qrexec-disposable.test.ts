@@ -166,7 +166,7 @@ test('stopVm kills the services running in a VM; the caller sees the service die
   await waitFor(async () => (await dispvms()).length === 0, 'clean-up');
 });
 
-test('tmpl.Worker from a tmpl-manager runs the installed service file in a disposable (30-tmpl.policy)', async () => {
+test('tmpl.Worker from a tmpl-manager runs the installed service file in a disposable (70-tmpl.policy)', async () => {
   expect((await runClient(CLIENT_VM, ['@dispvm', 'tmpl.Worker'], env())).status).toBe(126);
   await sim.call('admin.vm.tag.Set', 'mgmt', 'tmpl-manager');
   try {
