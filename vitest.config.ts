@@ -8,6 +8,7 @@ export default defineConfig({
     hookTimeout: 120_000,
     pool: 'forks',
     maxWorkers: 2,
-    reporters: ['default', ['json', { outputFile: '.vitest-results.json' }]],
+    // TMPL_TEST_RESULTS: where the JSON report goes (the Node 22 run writes its own, scripts/node22.mjs).
+    reporters: ['default', ['json', { outputFile: process.env.TMPL_TEST_RESULTS ?? '.vitest-results.json' }]],
   },
 });

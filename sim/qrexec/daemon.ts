@@ -52,6 +52,16 @@ const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..
 export const BASE_POLICY_DIR = path.join(REPO_ROOT, 'sim/qrexec/base-policy');
 export const REPO_POLICY_DIR = path.join(REPO_ROOT, 'qrexec-policy');
 
+/** The PATH a VM's service starts with, as in a template. */
+const VM_PATH = ['/usr/local/bin', '/usr/bin', '/bin'];
+/**
+ * The simulated templates have the Node.js the simulator runs on: when that is not one of the
+ * system's (a Node from a version manager or from the registry, as in the Node 22 test run), its
+ * directory comes first in a service's PATH and the binary is bound read-only into the sandbox,
+ * so `node` in a VM (tmpl.Worker's `exec node ...`) and argv naming process.execPath both run it.
+ */
+const VM_NODE_DIR = VM_PATH.includes(path.dirname(process.execPath)) ? null : path.dirname(process.execPath);
+
 export interface QrexecDaemonOptions {
   /** The simulator's state directory. */
   readonly dir: string;
@@ -167,7 +177,7 @@ export async function startQrexecDaemon(options: QrexecDaemonOptions): Promise<Q
     const sandboxed = probe.available;
     const qrexecSocket = path.join(sandboxed ? SANDBOX_QREXEC_DIR : dir, QREXEC_SOCKET_NAME);
     const env: Record<string, string> = {
-      PATH: '/usr/local/bin:/usr/bin:/bin',
+      PATH: (VM_NODE_DIR === null ? VM_PATH : [VM_NODE_DIR, ...VM_PATH]).join(':'),
       HOME: sandboxed ? '/tmp' : os.tmpdir(),
       LANG: 'C.UTF-8',
       QREXEC_REMOTE_DOMAIN: source,
@@ -184,7 +194,16 @@ export async function startQrexecDaemon(options: QrexecDaemonOptions): Promise<Q
       ? spawnEndpoint(
           probe.path,
           bubblewrapArgs(
-            { repoRoot, hide: [options.dir], tmpBytes, readOnlyBinds: entry.readOnlyBinds, qrexecDir: dir },
+            {
+              repoRoot,
+              hide: [options.dir],
+              tmpBytes,
+              readOnlyBinds: [
+                ...(entry.readOnlyBinds ?? []),
+                ...(VM_NODE_DIR === null ? [] : [process.execPath]),
+              ],
+              qrexecDir: dir,
+            },
             argv,
           ),
           { env },

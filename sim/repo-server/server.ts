@@ -145,15 +145,13 @@ async function sendBody(
   if (fault && record.bytesSent >= limit) {
     const socket = res.socket;
     if (fault.kind === 'stall') return; // keep the socket open; close() tears it down
-    if (fault.kind === 'truncate') {
-      // Flush what was written, then end the TCP stream without finishing the HTTP body.
-      await new Promise<void>((resolve) => {
-        res.write('', () => resolve());
-      });
-      socket?.end();
-      return;
-    }
-    socket?.resetAndDestroy();
+    // Flush what was written (a reset drops what is still queued in the process: on Node 22 the
+    // client saw only the first 64 KiB), then end the TCP stream without finishing the HTTP body.
+    await new Promise<void>((resolve) => {
+      res.write('', () => resolve());
+    });
+    if (fault.kind === 'truncate') socket?.end();
+    else socket?.resetAndDestroy();
     return;
   }
   res.end();

@@ -46,6 +46,7 @@ fs.rmSync('/tmp/fill', { force: true });
 out.repoWrite = attempt(() => { fs.writeFileSync(paths.repo + '/sandbox-was-here', 'x'); fs.rmSync(paths.repo + '/sandbox-was-here'); return 'wrote'; });
 out.shadow = attempt(() => fs.readFileSync('/etc/shadow').length);
 out.uid = process.getuid();
+out.node = process.version;
 out.capEff = /CapEff:\\s+(\\S+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))[1];
 out.processes = fs.readdirSync('/proc').filter((e) => /^\\d+$/.test(e)).length;
 out.http = await fetch('http://127.0.0.1:' + paths.port + '/').then((r) => r.text(), (e) => 'error:' + e.message);
@@ -134,6 +135,8 @@ describe.skipIf(!probeBubblewrap(REPO).available)('with bubblewrap', () => {
       uid: 1000,
       capEff: '0000000000000000',
       http: 'served on the host',
+      // \`node\` in a VM is the Node.js the simulator runs on (the Node 22 run of the suite too).
+      node: process.version,
     });
     expect(first.processes).toBeLessThan(10);
     // Its own calls are attributed to the disposable, whatever it claims to be.
@@ -160,6 +163,7 @@ describe.skipIf(!probeBubblewrap(REPO).available)('with bubblewrap', () => {
       expect(seen.adminSocket).toBe('connected');
       expect(seen.hostTmpMarker).toBe(true);
       expect(seen.repoWrite).toBe('wrote');
+      expect(seen.node).toBe(process.version);
     } finally {
       await plain.close();
     }
