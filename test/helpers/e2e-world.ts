@@ -411,10 +411,25 @@ export interface AttackSetup {
   readonly worker?: (scenario: Scenario) => ServiceEntry;
   /** The repository's signing key (default: a new one). */
   readonly key?: SigningKey;
+  /** The .repo file's repo_gpgcheck (see createScenario). */
+  readonly repoGpgcheck?: boolean;
   /** More setup before the snapshot is taken. */
   readonly prepare?: (scenario: Scenario, dir: string) => Promise<void>;
   /** defineAttack's timeout for building the world (default ATTACK_SETUP_TIMEOUT_MS). */
   readonly setupTimeoutMs?: number;
+}
+
+/**
+ * The usual world of an attack on an installed template: `name` installed at 4.2.0-1 with a root
+ * volume no package holds, the repository serving 4.2.0-RELEASE for each of `releases`, and the
+ * disposables' tmpl.Worker telling `lie` (lying-worker.ts) when given.
+ */
+export function installedVictim(name: string, releases: readonly string[], lie?: string): AttackSetup {
+  return {
+    templates: releases.map((release) => smallTemplate(name, '4.2.0', release, `${name}-${release}`)),
+    planted: smallTemplate(name, '4.2.0', '1', `${name}-planted`),
+    ...(lie ? { worker: () => lyingWorker(lie) } : {}),
+  };
 }
 
 export async function attackWorld(prefix: string, setup: AttackSetup): Promise<AttackWorld> {
@@ -423,6 +438,7 @@ export async function attackWorld(prefix: string, setup: AttackSetup): Promise<A
     dir,
     templates: [...setup.templates],
     ...(setup.key ? { key: setup.key } : {}),
+    ...(setup.repoGpgcheck !== undefined ? { repoGpgcheck: setup.repoGpgcheck } : {}),
   });
   if (setup.planted) await plantTemplate(scenario, setup.planted);
   if (setup.worker) await setWorkerService(scenario, setup.worker(scenario));
@@ -456,11 +472,24 @@ export interface AttackCase {
    * with the setup's worker.
    */
   readonly worker?: ((scenario: Scenario) => ServiceEntry) | null;
+  /** What the attacker changes in the world just before the run (e.g. the mirror's files). */
+  readonly arrange?: (world: AttackWorld) => Promise<void>;
   /** More assertions once the refusal and expectUntouched held (elapsed time, stderr, state). */
   readonly check?: (run: TmplRun, world: AttackWorld, elapsedMs: number) => void | Promise<void>;
   /** The test's timeout (default CLI_TIMEOUT_MS: one run). */
   readonly timeoutMs?: number;
 }
+
+/**
+ * Case fields for an attack that must meet a running import, which Qubes then discards: the run
+ * logs at info level, and its log shows that the root volume's import had begun.
+ */
+export const MEETS_RUNNING_IMPORT = {
+  env: { TMPL_LOG_LEVEL: 'info' },
+  check: (run: TmplRun): void => {
+    expect(run.stderr).toContain('importing root volume');
+  },
+} as const satisfies Partial<AttackCase>;
 
 /**
  * Registers one attack file's tests: a world built by attackWorld before them (closed after
@@ -488,6 +517,7 @@ export function defineAttack(prefix: string, setup: AttackSetup, cases: readonly
           await setWorkerService(scenario, setup.worker?.(scenario) ?? null);
           workerChanged = false;
         }
+        await attack.arrange?.(world);
         const started = Date.now();
         const run = await runTmpl(scenario, [...attack.argv, '--json'], attack.env);
         const elapsedMs = Date.now() - started;
