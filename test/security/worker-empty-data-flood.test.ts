@@ -5,26 +5,18 @@
  * error: the upgrade fails at the first one, the root volume stays.
  */
 import { expect } from 'vitest';
-import { defineAttack, lyingWorker, smallTemplate } from '../helpers/e2e-world.ts';
+import { defineAttack, installedVictim } from '../helpers/e2e-world.ts';
 
 const NAME = 'fedora-empty-data';
 /** Far longer than the refusal takes; the run must not wait for the idle timeout. */
 const IDLE_MS = 60_000;
 
-defineAttack(
-  'tmpl-sec-empty-data-',
+defineAttack('tmpl-sec-empty-data-', installedVictim(NAME, ['1', '2'], 'empty-data-flood'), [
   {
-    templates: [smallTemplate(NAME, '4.2.0', '1', 'e1'), smallTemplate(NAME, '4.2.0', '2', 'e2')],
-    planted: smallTemplate(NAME, '4.2.0', '1', 'planted'),
-    worker: () => lyingWorker('empty-data-flood'),
+    name: 'endless empty FILE_DATA: refused at the first one, the root volume stays',
+    argv: ['upgrade', '--yes', '--skip-start', NAME],
+    env: { TMPL_WORKER_IDLE_TIMEOUT_MS: String(IDLE_MS) },
+    code: 'worker.protocol',
+    check: (_run, _world, elapsedMs) => expect(elapsedMs).toBeLessThan(IDLE_MS),
   },
-  [
-    {
-      name: 'endless empty FILE_DATA: refused at the first one, the root volume stays',
-      argv: ['upgrade', '--yes', '--skip-start', NAME],
-      env: { TMPL_WORKER_IDLE_TIMEOUT_MS: String(IDLE_MS) },
-      code: 'worker.protocol',
-      check: (_run, _world, elapsedMs) => expect(elapsedMs).toBeLessThan(IDLE_MS),
-    },
-  ],
-);
+]);

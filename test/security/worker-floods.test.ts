@@ -4,22 +4,14 @@
  * and stops at the first byte too many; nothing is buffered beyond the bounded channel. The
  * upgrade fails, the root volume stays.
  */
-import { defineAttack, lyingWorker, smallTemplate } from '../helpers/e2e-world.ts';
+import { defineAttack, installedVictim } from '../helpers/e2e-world.ts';
 
 const NAME = 'fedora-victim';
 
-defineAttack(
-  'tmpl-sec-flood-',
+defineAttack('tmpl-sec-flood-', installedVictim(NAME, ['1', '2'], 'flood'), [
   {
-    templates: [smallTemplate(NAME, '4.2.0', '1', 'v1'), smallTemplate(NAME, '4.2.0', '2', 'v2')],
-    planted: smallTemplate(NAME, '4.2.0', '1', 'planted'),
-    worker: () => lyingWorker('flood'),
+    name: 'endless FILE_DATA: refused at the first byte past the signed size, the root volume stays',
+    argv: ['upgrade', '--yes', '--skip-start', NAME],
+    code: 'worker.protocol',
   },
-  [
-    {
-      name: 'endless FILE_DATA: refused at the first byte past the signed size, the root volume stays',
-      argv: ['upgrade', '--yes', '--skip-start', NAME],
-      code: 'worker.protocol',
-    },
-  ],
-);
+]);
