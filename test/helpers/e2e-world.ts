@@ -12,7 +12,7 @@ import { Readable } from 'node:stream';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { seededBytes, type ImageExtent, type ImageSpec, type SigningKey } from '../../sim/forge/index.ts';
 import {
   createScenario,
@@ -151,9 +151,14 @@ export function expectSuccess(run: TmplRun): void {
   expect(run.exitCode, `stdout: ${run.stdout}\nstderr: ${run.stderr}`).toBe(0);
 }
 
-/** Asserts a failed `--json` run with the given stable error code. */
-export function expectFailure(run: TmplRun, code: string): void {
-  expect(run.exitCode, `stdout: ${run.stdout}\nstderr: ${run.stderr}`).not.toBe(0);
+/**
+ * Asserts a failed `--json` run with the given stable error code, and with exit status
+ * `exitCode` when given (any non-zero status otherwise).
+ */
+export function expectFailure(run: TmplRun, code: string, exitCode?: number): void {
+  const output = `stdout: ${run.stdout}\nstderr: ${run.stderr}`;
+  if (exitCode === undefined) expect(run.exitCode, output).not.toBe(0);
+  else expect(run.exitCode, output).toBe(exitCode);
   const json = jsonOf(run);
   expect(json.ok).toBe(false);
   expect(json.error?.code, json.error?.message).toBe(code);
@@ -406,8 +411,25 @@ export interface AttackSetup {
   readonly worker?: (scenario: Scenario) => ServiceEntry;
   /** The repository's signing key (default: a new one). */
   readonly key?: SigningKey;
+  /** The .repo file's repo_gpgcheck (see createScenario). */
+  readonly repoGpgcheck?: boolean;
   /** More setup before the snapshot is taken. */
   readonly prepare?: (scenario: Scenario, dir: string) => Promise<void>;
+  /** defineAttack's timeout for building the world (default ATTACK_SETUP_TIMEOUT_MS). */
+  readonly setupTimeoutMs?: number;
+}
+
+/**
+ * The usual world of an attack on an installed template: `name` installed at 4.2.0-1 with a root
+ * volume no package holds, the repository serving 4.2.0-RELEASE for each of `releases`, and the
+ * disposables' tmpl.Worker telling `lie` (lying-worker.ts) when given.
+ */
+export function installedVictim(name: string, releases: readonly string[], lie?: string): AttackSetup {
+  return {
+    templates: releases.map((release) => smallTemplate(name, '4.2.0', release, `${name}-${release}`)),
+    planted: smallTemplate(name, '4.2.0', '1', `${name}-planted`),
+    ...(lie ? { worker: () => lyingWorker(lie) } : {}),
+  };
 }
 
 export async function attackWorld(prefix: string, setup: AttackSetup): Promise<AttackWorld> {
@@ -416,6 +438,7 @@ export async function attackWorld(prefix: string, setup: AttackSetup): Promise<A
     dir,
     templates: [...setup.templates],
     ...(setup.key ? { key: setup.key } : {}),
+    ...(setup.repoGpgcheck !== undefined ? { repoGpgcheck: setup.repoGpgcheck } : {}),
   });
   if (setup.planted) await plantTemplate(scenario, setup.planted);
   if (setup.worker) await setWorkerService(scenario, setup.worker(scenario));
@@ -427,4 +450,82 @@ export async function attackWorld(prefix: string, setup: AttackSetup): Promise<A
 export async function closeAttackWorld(world: AttackWorld | undefined): Promise<void> {
   await world?.scenario.close();
   if (world) await rm(world.dir, { recursive: true, force: true });
+}
+
+/** How long an attack's world may take to build: forging packages and the simulator's start. */
+export const ATTACK_SETUP_TIMEOUT_MS = 180_000;
+
+/** One attack against a world: one tmpl run that must be refused and leave the world as it was. */
+export interface AttackCase {
+  /** The test's title: what the attack does, and what stops it. */
+  readonly name: string;
+  /** tmpl's arguments; `--json` is added. */
+  readonly argv: readonly string[];
+  /** The stable `--json` error code of the refusal. */
+  readonly code: string;
+  /** The exact exit status (default 1, what every refusal but a usage error exits with). */
+  readonly exitCode?: number;
+  /** More environment for the run (e.g. small timeouts). */
+  readonly env?: Record<string, string>;
+  /**
+   * The disposables' tmpl.Worker for this run (`null`: the real one). Without it the case runs
+   * with the setup's worker.
+   */
+  readonly worker?: ((scenario: Scenario) => ServiceEntry) | null;
+  /** What the attacker changes in the world just before the run (e.g. the mirror's files). */
+  readonly arrange?: (world: AttackWorld) => Promise<void>;
+  /** More assertions once the refusal and expectUntouched held (elapsed time, stderr, state). */
+  readonly check?: (run: TmplRun, world: AttackWorld, elapsedMs: number) => void | Promise<void>;
+  /** The test's timeout (default CLI_TIMEOUT_MS: one run). */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * Case fields for an attack that must meet a running import, which Qubes then discards: the run
+ * logs at info level, and its log shows that the root volume's import had begun.
+ */
+export const MEETS_RUNNING_IMPORT = {
+  env: { TMPL_LOG_LEVEL: 'info' },
+  check: (run: TmplRun): void => {
+    expect(run.stderr).toContain('importing root volume');
+  },
+} as const satisfies Partial<AttackCase>;
+
+/**
+ * Registers one attack file's tests: a world built by attackWorld before them (closed after
+ * them), and per case a `--json` run that must fail with the case's exit status and error code,
+ * leave the world as expectUntouched wants it, and pass the case's own check. Cases run in order
+ * against the same world.
+ */
+export function defineAttack(prefix: string, setup: AttackSetup, cases: readonly AttackCase[]): void {
+  let world: AttackWorld | undefined;
+  let workerChanged = false;
+  beforeAll(async () => {
+    world = await attackWorld(prefix, setup);
+  }, setup.setupTimeoutMs ?? ATTACK_SETUP_TIMEOUT_MS);
+  afterAll(() => closeAttackWorld(world));
+  for (const attack of cases) {
+    it(
+      attack.name,
+      async () => {
+        if (!world) throw new Error('the attack world was not built');
+        const { scenario, before } = world;
+        if (attack.worker !== undefined) {
+          await setWorkerService(scenario, attack.worker?.(scenario) ?? null);
+          workerChanged = true;
+        } else if (workerChanged) {
+          await setWorkerService(scenario, setup.worker?.(scenario) ?? null);
+          workerChanged = false;
+        }
+        await attack.arrange?.(world);
+        const started = Date.now();
+        const run = await runTmpl(scenario, [...attack.argv, '--json'], attack.env);
+        const elapsedMs = Date.now() - started;
+        expectFailure(run, attack.code, attack.exitCode ?? 1);
+        await expectUntouched(scenario, before, setup.planted?.name);
+        await attack.check?.(run, world, elapsedMs);
+      },
+      attack.timeoutMs ?? CLI_TIMEOUT_MS,
+    );
+  }
 }

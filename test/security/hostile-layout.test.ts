@@ -9,20 +9,8 @@
  * header check lets through. Symlinked directories, `/etc/x` members and the other cases are
  * unit-tested (test/orchestrator/template-layout.test.ts, image-stream.test.ts).
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Scenario, ScenarioTemplate } from '../../sim/scenario.ts';
-import {
-  CLI_TIMEOUT_MS,
-  expectFailure,
-  expectUntouched,
-  MiB,
-  runTmpl,
-  smallTemplate,
-  type Snapshot,
-  attackWorld,
-  closeAttackWorld,
-  type AttackWorld,
-} from '../helpers/e2e-world.ts';
+import type { ScenarioTemplate } from '../../sim/scenario.ts';
+import { defineAttack, MiB, smallTemplate } from '../helpers/e2e-world.ts';
 
 const VICTIM = 'fedora-victim';
 const TEMPLATES = '/var/lib/qubes/vm-templates';
@@ -40,48 +28,10 @@ function victim(release: string, extra: Partial<ScenarioTemplate>): ScenarioTemp
   return smallTemplate(VICTIM, '4.2.0', release, `victim-${release}`, extra);
 }
 
-interface Attack {
-  readonly what: string;
-  readonly args: readonly string[];
-  readonly code: string;
-}
-
 /** One run each (two disposables per run): the codes' finer cases are in the unit tests. */
-const ATTACKS: readonly Attack[] = [
+defineAttack(
+  'tmpl-sec-layout-',
   {
-    what: "files in /etc/profile.d, /usr/bin and the installed template's directory",
-    args: ['install', 'evil-outside'],
-    code: 'template.layout.outside',
-  },
-  {
-    what: 'an appmenu list that is a FIFO',
-    args: ['install', 'evil-fifo'],
-    code: 'template.layout.file-type',
-  },
-  { what: 'an extra root.img.part.x', args: ['install', 'evil-part'], code: 'package.parts' },
-  {
-    what: 'an upgrade whose template.conf is a symlink',
-    args: ['upgrade', '--yes', `${VICTIM}-4.2.0-2`],
-    code: 'template.layout.file-type',
-  },
-  {
-    what: "an upgrade whose image member is '../../etc/x'",
-    args: ['upgrade', '--yes', `${VICTIM}-4.2.0-3`],
-    code: 'template.image-name',
-  },
-  {
-    what: 'an upgrade whose image member is a GNU long name climbing out',
-    args: ['upgrade', '--yes', `${VICTIM}-4.2.0-4`],
-    code: 'template.image-name',
-  },
-];
-
-let world: AttackWorld | undefined;
-let scenario: Scenario;
-let before: Snapshot;
-
-beforeAll(async () => {
-  world = await attackWorld('tmpl-sec-layout-', {
     templates: [
       hostile('evil-outside', {
         extraFiles: [
@@ -101,21 +51,38 @@ beforeAll(async () => {
       victim('4', { tarMemberName: `${'../'.repeat(40)}etc/cron.d/root.img` }),
     ],
     planted: smallTemplate(VICTIM, '4.2.0', '1', 'planted'),
-  });
-  ({ scenario, before } = world);
-}, 300_000);
-
-afterAll(() => closeAttackWorld(world));
-
-it(
-  'each hostile layout is refused with its code and exit 1; nothing is created, the root volume stays',
-  async () => {
-    for (const attack of ATTACKS) {
-      const run = await runTmpl(scenario, [...attack.args, '--skip-start', '--json']);
-      expectFailure(run, attack.code);
-      expect(run.exitCode, attack.what).toBe(1);
-      await expectUntouched(scenario, before, VICTIM);
-    }
+    setupTimeoutMs: 300_000,
   },
-  ATTACKS.length * CLI_TIMEOUT_MS,
+  [
+    {
+      name: "files in /etc/profile.d, /usr/bin and the installed template's directory: refused",
+      argv: ['install', 'evil-outside', '--skip-start'],
+      code: 'template.layout.outside',
+    },
+    {
+      name: 'an appmenu list that is a FIFO: refused',
+      argv: ['install', 'evil-fifo', '--skip-start'],
+      code: 'template.layout.file-type',
+    },
+    {
+      name: 'an extra root.img.part.x: refused',
+      argv: ['install', 'evil-part', '--skip-start'],
+      code: 'package.parts',
+    },
+    {
+      name: 'an upgrade whose template.conf is a symlink: refused, the root volume stays',
+      argv: ['upgrade', '--yes', `${VICTIM}-4.2.0-2`, '--skip-start'],
+      code: 'template.layout.file-type',
+    },
+    {
+      name: "an upgrade whose image member is '../../etc/x': refused, the root volume stays",
+      argv: ['upgrade', '--yes', `${VICTIM}-4.2.0-3`, '--skip-start'],
+      code: 'template.image-name',
+    },
+    {
+      name: 'an upgrade whose image member is a GNU long name climbing out: refused, the root volume stays',
+      argv: ['upgrade', '--yes', `${VICTIM}-4.2.0-4`, '--skip-start'],
+      code: 'template.image-name',
+    },
+  ],
 );

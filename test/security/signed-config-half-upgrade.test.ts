@@ -11,25 +11,19 @@
 import { createHash } from 'node:crypto';
 import { mkdir, open, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expect } from 'vitest';
 import { SERVICE_TABLE_FILE } from '../../sim/qrexec/service-table.ts';
 import type { Scenario, ScenarioTemplate } from '../../sim/scenario.ts';
 import {
-  attackWorld,
-  closeAttackWorld,
-  CLI_TIMEOUT_MS,
-  expectFailure,
-  expectUntouched,
+  defineAttack,
   fileSha256,
   imageSha256,
   MiB,
   plantTemplate,
   REPO_ROOT,
-  runTmpl,
   SimQubes,
   smallTemplate,
-  type AttackWorld,
-  type Snapshot,
+  type AttackCase,
 } from '../helpers/e2e-world.ts';
 
 const GOOD_CONF = 'gui=1\nqrexec=1\nvirt-mode=hvm\n';
@@ -47,9 +41,9 @@ const REFLINK_POOL = 'reflink';
 const MARKER = Buffer.from('private data the user keeps in this template\n');
 const PROPERTIES = ['installed_by_rpm', 'virt_mode', 'kernel', 'netvm', 'label'] as const;
 
-let world: AttackWorld | undefined;
 let scenario: Scenario;
-let before: Snapshot;
+/** The rollback record written before the attacks: no refused upgrade may change it. */
+let floor: Buffer;
 const templates = new Map<string, TemplateState>();
 
 interface TemplateState {
@@ -124,9 +118,21 @@ function tinyTemplate(name: string, release: string, seed: string, extra: Partia
 
 const planted = (name: string) => tinyTemplate(name, '1', `${name}-planted`);
 
-beforeAll(async () => {
-  const names = [...Object.keys(BAD), POST_INSTALL_VICTIM, NO_REVISION_VICTIM];
-  world = await attackWorld('tmpl-sec-half-', {
+const names = [...Object.keys(BAD), POST_INSTALL_VICTIM, NO_REVISION_VICTIM];
+
+const refusedConfigurations: AttackCase[] = Object.entries(BAD).map(([name, bad]) => ({
+  name: `${name}: the code of the file, and the template as it was`,
+  argv: ['upgrade', '--yes', name],
+  code: bad.code,
+  check: async () => {
+    await expectTemplateAsBefore(name);
+    expect(await readFile(rollbackFile())).toEqual(floor);
+  },
+}));
+
+defineAttack(
+  'tmpl-sec-half-',
+  {
     templates: names.map((name) => {
       const bad = BAD[name];
       return tinyTemplate(name, '2', `${name}-new`, {
@@ -146,8 +152,11 @@ beforeAll(async () => {
       }
       // The rollback record of an earlier tmpl install of the planted versions.
       await mkdir(path.dirname(rollbackFile()), { recursive: true });
-      const floor = Object.fromEntries(names.map((n) => [n, { epoch: 0, version: '4.2.0', release: '1' }]));
-      await writeFile(rollbackFile(), JSON.stringify({ version: 1, templates: floor }, null, 2) + '\n');
+      const floorRecord = Object.fromEntries(
+        names.map((n) => [n, { epoch: 0, version: '4.2.0', release: '1' }]),
+      );
+      await writeFile(rollbackFile(), JSON.stringify({ version: 1, templates: floorRecord }, null, 2) + '\n');
+      floor = await readFile(rollbackFile());
       // qubes.PostInstall of the reverted victim fails (sim/bin/sim-vm-services/qubes-post-install.mjs).
       await writeFile(
         path.join(s.sim.env.TMPL_SIM_DIR!, SERVICE_TABLE_FILE),
@@ -169,65 +178,45 @@ beforeAll(async () => {
         }),
       );
       for (const name of names) templates.set(name, await templateState(name));
+      // The planted root volumes are the planted images, not the packages' ones.
+      for (const name of names)
+        expect(templates.get(name)!.root).toBe(await imageSha256(planted(name).image));
     },
-  });
-  ({ before } = world);
-  // The planted root volumes are the planted images, not the packages' ones.
-  for (const name of names) expect(templates.get(name)!.root).toBe(await imageSha256(planted(name).image));
-}, 300_000);
-
-afterAll(() => closeAttackWorld(world));
-
-describe('a signed package whose configuration tmpl refuses: refused before the import commits', () => {
-  it.each(Object.entries(BAD))(
-    '%s: the code of the file, and the template as it was',
-    async (name, bad) => {
-      const floor = await readFile(rollbackFile());
-      const run = await runTmpl(scenario, ['upgrade', '--yes', '--json', name]);
-      expectFailure(run, bad.code);
-      await expectTemplateAsBefore(name);
-      expect(await readFile(rollbackFile())).toEqual(floor);
-      await expectUntouched(scenario, before);
+    setupTimeoutMs: 300_000,
+  },
+  [
+    // A signed package whose configuration tmpl refuses: refused before the import commits.
+    ...refusedConfigurations,
+    {
+      name: 'qubes.PostInstall fails after the import: old properties and features, root and private reverted',
+      argv: ['upgrade', '--yes', POST_INSTALL_VICTIM],
+      code: 'template.post-install',
+      check: async () => {
+        await expectTemplateAsBefore(POST_INSTALL_VICTIM);
+        expect(await readFile(rollbackFile())).toEqual(floor);
+        expect((await SimQubes.of(scenario).vms()).find((v) => v.name === POST_INSTALL_VICTIM)?.state).toBe(
+          'Halted',
+        );
+        // revisions_to_keep was raised for the run (its shutdown commits and prunes) and set back
+        for (const volume of ['root', 'private'])
+          expect(
+            (await SimQubes.of(scenario).volumeInfo(POST_INSTALL_VICTIM, volume)).revisions_to_keep,
+          ).toBe('1');
+      },
     },
-    CLI_TIMEOUT_MS,
-  );
-});
-
-it(
-  'qubes.PostInstall fails after the import: old properties and features, root and private reverted',
-  async () => {
-    const floor = await readFile(rollbackFile());
-    const run = await runTmpl(scenario, ['upgrade', '--yes', '--json', POST_INSTALL_VICTIM]);
-    expectFailure(run, 'template.post-install');
-    await expectTemplateAsBefore(POST_INSTALL_VICTIM);
-    expect(await readFile(rollbackFile())).toEqual(floor);
-    await expectUntouched(scenario, before);
-    expect((await SimQubes.of(scenario).vms()).find((v) => v.name === POST_INSTALL_VICTIM)?.state).toBe(
-      'Halted',
-    );
-    // revisions_to_keep was raised for the run (its shutdown commits and prunes) and set back
-    for (const volume of ['root', 'private'])
-      expect((await SimQubes.of(scenario).volumeInfo(POST_INSTALL_VICTIM, volume)).revisions_to_keep).toBe(
-        '1',
-      );
-  },
-  CLI_TIMEOUT_MS,
-);
-
-it(
-  'qubes.PostInstall fails and the pool kept no revision: template.not-reverted, old configuration, new root',
-  async () => {
-    const floor = await readFile(rollbackFile());
-    const run = await runTmpl(scenario, ['upgrade', '--yes', '--json', NO_REVISION_VICTIM]);
-    expectFailure(run, 'template.not-reverted');
-    const now = await templateState(NO_REVISION_VICTIM);
-    const then = templates.get(NO_REVISION_VICTIM)!;
-    const newPackage = tinyTemplate(NO_REVISION_VICTIM, '2', `${NO_REVISION_VICTIM}-new`);
-    expect(now.root).toBe(await imageSha256(newPackage.image));
-    expect(Object.fromEntries(now.features)).toEqual(Object.fromEntries(then.features));
-    expect(now.properties).toEqual(then.properties);
-    expect(await readFile(rollbackFile())).toEqual(floor);
-    await expectUntouched(scenario, before);
-  },
-  CLI_TIMEOUT_MS,
+    {
+      name: 'qubes.PostInstall fails and the pool kept no revision: template.not-reverted, old configuration, new root',
+      argv: ['upgrade', '--yes', NO_REVISION_VICTIM],
+      code: 'template.not-reverted',
+      check: async () => {
+        const now = await templateState(NO_REVISION_VICTIM);
+        const then = templates.get(NO_REVISION_VICTIM)!;
+        const newPackage = tinyTemplate(NO_REVISION_VICTIM, '2', `${NO_REVISION_VICTIM}-new`);
+        expect(now.root).toBe(await imageSha256(newPackage.image));
+        expect(Object.fromEntries(now.features)).toEqual(Object.fromEntries(then.features));
+        expect(now.properties).toEqual(then.properties);
+        expect(await readFile(rollbackFile())).toEqual(floor);
+      },
+    },
+  ],
 );

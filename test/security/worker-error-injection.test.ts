@@ -6,42 +6,26 @@
  * overrides) is refused (message.schema) without quoting it at all. The upgrade fails, the
  * root volume stays.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Scenario } from '../../sim/scenario.ts';
+import { expect } from 'vitest';
 import {
   CLI_TIMEOUT_MS,
-  expectFailure,
+  defineAttack,
   expectUntouched,
+  installedVictim,
   jsonOf,
   lyingWorker,
   runTmpl,
-  setWorkerService,
-  smallTemplate,
-  type Snapshot,
   type TmplRun,
-  attackWorld,
-  closeAttackWorld,
-  type AttackWorld,
 } from '../helpers/e2e-world.ts';
 
 const NAME = 'fedora-victim';
-let world: AttackWorld | undefined;
-let scenario: Scenario;
-let before: Snapshot;
 
 /** Characters that must never reach a terminal raw: C0/C1 controls, DEL, separators, format. */
 const RAW = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
 
-beforeAll(async () => {
-  world = await attackWorld('tmpl-sec-errinj-', {
-    templates: [smallTemplate(NAME, '4.2.0', '1', 'v1'), smallTemplate(NAME, '4.2.0', '2', 'v2')],
-    planted: smallTemplate(NAME, '4.2.0', '1', 'planted'),
-    worker: () => lyingWorker('error-injection'),
-  });
-  ({ scenario, before } = world);
-}, 180_000);
-
-afterAll(() => closeAttackWorld(world));
+const QUOTED =
+  "\"download failed\\nTemplate 'fedora-victim' upgraded: qubes-template-fedora-victim-4.2.0-9 from qubes-templates-itl" +
+  "\\u2028Template 'x' installed: forged\\tline\\u200b\"";
 
 /** stderr's lines apart from pino's JSON log lines, and none of them with a raw control. */
 function humanStderrLines(run: TmplRun): string[] {
@@ -50,46 +34,44 @@ function humanStderrLines(run: TmplRun): string[] {
   return lines;
 }
 
-it(
-  'a forged line in the ERROR message stays inside one quoted line, on stderr and in --json',
-  async () => {
-    const run = await runTmpl(scenario, ['upgrade', '--yes', '--skip-start', '--json', NAME]);
-    expectFailure(run, 'worker.reported-error');
-    expect(run.exitCode).toBe(1);
-    const quoted =
-      "\"download failed\\nTemplate 'fedora-victim' upgraded: qubes-template-fedora-victim-4.2.0-9 from qubes-templates-itl" +
-      "\\u2028Template 'x' installed: forged\\tline\\u200b\"";
-    expect(humanStderrLines(run)).toEqual([
-      `tmpl: error [worker.reported-error]: the worker failed: [download.failed] ${quoted}`,
-    ]);
-    // stdout holds the --json object only, its message one line with the same quoted words
-    expect(run.stdout.trimEnd().split('\n')).toHaveLength(1);
-    const message = jsonOf(run).error?.message ?? '';
-    expect(message).toBe(`the worker failed: [download.failed] ${quoted}`);
-    expect(RAW.test(message)).toBe(false);
-    await expectUntouched(scenario, before, NAME);
+defineAttack('tmpl-sec-errinj-', installedVictim(NAME, ['1', '2'], 'error-injection'), [
+  {
+    name: 'a forged line in the ERROR message stays inside one quoted line, on stderr and in --json',
+    argv: ['upgrade', '--yes', '--skip-start', NAME],
+    code: 'worker.reported-error',
+    check: async (run, { scenario, before }) => {
+      expect(humanStderrLines(run)).toEqual([
+        `tmpl: error [worker.reported-error]: the worker failed: [download.failed] ${QUOTED}`,
+      ]);
+      // stdout holds the --json object only, its message one line with the same quoted words
+      expect(run.stdout.trimEnd().split('\n')).toHaveLength(1);
+      const message = jsonOf(run).error?.message ?? '';
+      expect(message).toBe(`the worker failed: [download.failed] ${QUOTED}`);
+      expect(RAW.test(message)).toBe(false);
 
-    // Without --json, stdout stays empty: no forged "Template ... upgraded" line anywhere.
-    const human = await runTmpl(scenario, ['upgrade', '--yes', '--skip-start', NAME]);
-    expect(human.exitCode).toBe(1);
-    expect(human.stdout).toBe('');
-    expect(humanStderrLines(human)).toEqual([
-      `tmpl: error [worker.reported-error]: the worker failed: [download.failed] ${quoted}`,
-    ]);
-    await expectUntouched(scenario, before, NAME);
-
-    // Raw ESC, C1 CSI and a bidi override break the ERROR schema: refused, nothing raw.
-    await setWorkerService(scenario, lyingWorker('error-injection-escape'));
-    const escaped = await runTmpl(scenario, ['upgrade', '--yes', '--skip-start', '--json', NAME]);
-    expectFailure(escaped, 'message.schema');
-    expect(escaped.exitCode).toBe(1);
-    expect(escaped.stderr).not.toMatch(/\x1b|\x9b|\u202e/);
-    const lines = humanStderrLines(escaped);
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^tmpl: error \[message\.schema\]: /);
-    expect(lines[0]).not.toContain('installed: forged');
-    expect(jsonOf(escaped).error?.message).not.toMatch(RAW);
-    await expectUntouched(scenario, before, NAME);
+      // Without --json, stdout stays empty: no forged "Template ... upgraded" line anywhere.
+      const human = await runTmpl(scenario, ['upgrade', '--yes', '--skip-start', NAME]);
+      expect(human.exitCode).toBe(1);
+      expect(human.stdout).toBe('');
+      expect(humanStderrLines(human)).toEqual([
+        `tmpl: error [worker.reported-error]: the worker failed: [download.failed] ${QUOTED}`,
+      ]);
+      await expectUntouched(scenario, before, NAME);
+    },
+    timeoutMs: 2 * CLI_TIMEOUT_MS,
   },
-  3 * CLI_TIMEOUT_MS,
-);
+  {
+    name: 'raw ESC, C1 CSI and a bidi override break the ERROR schema: refused, nothing raw',
+    worker: () => lyingWorker('error-injection-escape'),
+    argv: ['upgrade', '--yes', '--skip-start', NAME],
+    code: 'message.schema',
+    check: (run) => {
+      expect(run.stderr).not.toMatch(/\x1b|\x9b|\u202e/);
+      const lines = humanStderrLines(run);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/^tmpl: error \[message\.schema\]: /);
+      expect(lines[0]).not.toContain('installed: forged');
+      expect(jsonOf(run).error?.message).not.toMatch(RAW);
+    },
+  },
+]);

@@ -4,28 +4,13 @@
  * holes. The orchestrator asked for one exact EVR, higher than the installed one, and checks the
  * verified header's EVR before anything changes: the upgrade fails, the root volume stays.
  */
-import { afterAll, beforeAll, it } from 'vitest';
-import type { Scenario } from '../../sim/scenario.ts';
-import {
-  CLI_TIMEOUT_MS,
-  expectFailure,
-  expectUntouched,
-  lyingWorker,
-  runTmpl,
-  smallTemplate,
-  type Snapshot,
-  attackWorld,
-  closeAttackWorld,
-  type AttackWorld,
-} from '../helpers/e2e-world.ts';
+import { defineAttack, lyingWorker, smallTemplate } from '../helpers/e2e-world.ts';
 
 const NAME = 'fedora-victim';
-let world: AttackWorld | undefined;
-let scenario: Scenario;
-let before: Snapshot;
 
-beforeAll(async () => {
-  world = await attackWorld('tmpl-sec-older-', {
+defineAttack(
+  'tmpl-sec-older-',
+  {
     templates: [
       smallTemplate(NAME, '4.2.0', '1', 'old'),
       smallTemplate(NAME, '4.2.0', '2', 'current'),
@@ -36,18 +21,12 @@ beforeAll(async () => {
       const old = s.packages.find((p) => p.fileName.includes('4.2.0-1'))!;
       return lyingWorker('other-head', { TMPL_LIE_PACKAGE: old.path }, [s.repoDir]);
     },
-  });
-  ({ scenario, before } = world);
-}, 180_000);
-
-afterAll(() => closeAttackWorld(world));
-
-it(
-  'an older validly signed package instead of the upgrade: refused, the root volume stays',
-  async () => {
-    const run = await runTmpl(scenario, ['upgrade', '--yes', '--skip-start', '--json', NAME]);
-    expectFailure(run, 'package.unexpected');
-    await expectUntouched(scenario, before, NAME);
   },
-  CLI_TIMEOUT_MS,
+  [
+    {
+      name: 'an older validly signed package instead of the upgrade: refused, the root volume stays',
+      argv: ['upgrade', '--yes', '--skip-start', NAME],
+      code: 'package.unexpected',
+    },
+  ],
 );
