@@ -3,6 +3,8 @@
  * terminal, and setting up or observing the simulated Qubes through a qubesd client of the
  * tests' own (test/sim/admin-raw-client.ts), never through the orchestrator's client under test.
  */
+import { spawnSync } from 'node:child_process';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
@@ -222,4 +224,21 @@ export function managedFeatures(
   };
   for (const [k, v] of Object.entries(extra)) if (v !== undefined) features[k] = v;
   return features;
+}
+
+/** The simulator's disposables, running or not. */
+export async function disposableNames(qubes: Qubes): Promise<string[]> {
+  return (await qubes.vms()).filter((v) => v.klass === 'DispVM').map((v) => v.name);
+}
+
+/** Files a volume import leaves in the simulator's pools while it runs (`*-import*`). */
+export async function importLeftovers(scenario: Scenario): Promise<string[]> {
+  const root = path.join(scenario.sim.env.TMPL_SIM_DIR!, 'pools');
+  const entries = await readdir(root, { recursive: true });
+  return entries.filter((e) => path.basename(e).includes('-import'));
+}
+
+/** True when no process holds the scenario's operation lock. */
+export function lockIsFree(scenario: Scenario): boolean {
+  return spawnSync('flock', ['--nonblock', scenario.env.TMPL_LOCK_FILE!, 'true']).status === 0;
 }

@@ -11,9 +11,8 @@
  * EXIT_BOUND_MS of the signal, and by then tmpl itself has undone everything: no disposable, no
  * template VM, no temporary import volume, the lock free.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -32,6 +31,9 @@ import {
   RUN_TIMEOUT_MS,
   TMPL_BIN,
   type CliRun,
+  disposableNames,
+  importLeftovers as simImportLeftovers,
+  lockIsFree as scenarioLockIsFree,
 } from './cli-world.ts';
 
 const NAME = 'fedora-signals';
@@ -106,20 +108,9 @@ async function waitFor(what: string, check: () => Promise<boolean>, run: { ended
   }
 }
 
-async function disposables(): Promise<string[]> {
-  return (await qubes.vms()).filter((v) => v.klass === 'DispVM').map((v) => v.name);
-}
-
-/** Files a volume import leaves in the simulator's pools while it runs (`*-import*`). */
-async function importLeftovers(): Promise<string[]> {
-  const root = path.join(scenario.sim.env.TMPL_SIM_DIR!, 'pools');
-  const entries = await readdir(root, { recursive: true });
-  return entries.filter((e) => path.basename(e).includes('-import'));
-}
-
-function lockIsFree(): boolean {
-  return spawnSync('flock', ['--nonblock', scenario.env.TMPL_LOCK_FILE!, 'true']).status === 0;
-}
+const disposables = (): Promise<string[]> => disposableNames(qubes);
+const importLeftovers = (): Promise<string[]> => simImportLeftovers(scenario);
+const lockIsFree = (): boolean => scenarioLockIsFree(scenario);
 
 interface GroupResult extends CliRun {
   /** The signal that ended tmpl, null when it exited by itself. */

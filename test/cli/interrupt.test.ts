@@ -7,9 +7,8 @@
  *   no temporary import volume, no disposable and no lock behind, and the next run succeeds.
  * The repository server's `slow` fault gives the time to kill at each stage.
  */
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,6 +22,9 @@ import {
   runCli,
   RUN_TIMEOUT_MS,
   startCli,
+  disposableNames,
+  importLeftovers as simImportLeftovers,
+  lockIsFree as scenarioLockIsFree,
 } from './cli-world.ts';
 
 const NAME = 'fedora-interrupt';
@@ -74,20 +76,9 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 
   }
 }
 
-async function disposables(): Promise<string[]> {
-  return (await qubes.vms()).filter((v) => v.klass === 'DispVM').map((v) => v.name);
-}
-
-/** Files a volume import leaves in the simulator's pools while it runs (`*-import*`). */
-async function importLeftovers(): Promise<string[]> {
-  const root = path.join(scenario.sim.env.TMPL_SIM_DIR!, 'pools');
-  const entries = await readdir(root, { recursive: true });
-  return entries.filter((e) => path.basename(e).includes('-import'));
-}
-
-function lockIsFree(): boolean {
-  return spawnSync('flock', ['--nonblock', scenario.env.TMPL_LOCK_FILE!, 'true']).status === 0;
-}
+const disposables = (): Promise<string[]> => disposableNames(qubes);
+const importLeftovers = (): Promise<string[]> => simImportLeftovers(scenario);
+const lockIsFree = (): boolean => scenarioLockIsFree(scenario);
 
 async function fileSize(file: string): Promise<number> {
   return stat(file).then(

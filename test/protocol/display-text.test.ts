@@ -1,3 +1,4 @@
+import { prng } from '../helpers/mutate.ts';
 import { describe, expect, it } from 'vitest';
 import {
   displayLine,
@@ -32,17 +33,6 @@ function reference(text: string, max: number, quote: boolean): string {
     body += piece;
   }
   return quote ? `"${body}"` : body;
-}
-
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Code units drawn mostly from the dangerous classes, with letters, quotes and pairs between. */
