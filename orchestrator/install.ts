@@ -215,7 +215,6 @@ export async function installTemplate(
 
   try {
     if (!plan) throw new OrchestratorError('template.conf', 'the template configuration was not planned');
-    ctx.signal?.throwIfAborted();
     const result = await finishInstall(ctx, { received, plan, options, existing, rootRevisions });
     if (created) resolveCleanup('template', created);
     return result;
@@ -267,8 +266,12 @@ async function finishInstall(ctx: InstallContext, finish: Finish): Promise<Insta
   try {
     if (existing)
       rootRevision = keptRevision(finish.rootRevisions, await admin.volumeRevisions(name, 'root'));
+    // Interrupted once the new root is committed: undone below like any other failure (the old
+    // root, properties and features come back), not left half-upgraded.
+    ctx.signal?.throwIfAborted();
     for (const [property, value] of plan.properties) await tx.setProperty(property, value);
     for (const [feature, value] of plan.features) await tx.setFeature(feature, value);
+    ctx.signal?.throwIfAborted();
     if (existing) {
       // QSB-050: a reinstalled (upgraded, downgraded) template must not keep its old private
       // volume. Clearing is undone only by reverting to the revision the pool keeps at the

@@ -174,6 +174,17 @@ export class Qubes {
     await ok(this.socket, { method: 'admin.vm.Remove', dest: name });
   }
 
+  /** admin.vm.volume.Info as `key=value` pairs. */
+  async volumeInfo(vm: string, volume: string): Promise<Record<string, string>> {
+    const text = await ok(this.socket, { method: 'admin.vm.volume.Info', dest: vm, arg: volume });
+    return Object.fromEntries(
+      text
+        .split('\n')
+        .filter((l) => l.includes('='))
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
+  }
+
   async setFeature(vm: string, feature: string, value: string): Promise<void> {
     await ok(this.socket, { method: 'admin.vm.feature.Set', dest: vm, arg: feature, payload: value });
   }

@@ -12,7 +12,8 @@
  * template VM, no temporary import volume, the lock free.
  */
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -37,6 +38,10 @@ import {
 } from './cli-world.ts';
 
 const NAME = 'fedora-signals';
+/** Installed at 4.3.0-1 on a pool that keeps revisions, then upgraded to 4.3.0-2 and interrupted. */
+const UPGRADED = 'fedora-upgraded';
+/** A btrfs-like pool of the simulator (sim/admin/seed.ts): an import keeps the old volume. */
+const REFLINK_POOL = 'reflink';
 const POLL_MS = 50;
 /** From the signal to tmpl's exit, its own cleanup included, on a loaded 2-core machine. */
 const EXIT_BOUND_MS = 20_000;
@@ -71,6 +76,12 @@ beforeAll(async () => {
         compressor: 'zstd',
         partSize: MiB,
       },
+      ...(['1', '2'] as const).map((release) => ({
+        name: UPGRADED,
+        version: '4.3.0',
+        release,
+        image: { size: 4 * MiB, extents: [{ offset: 0, length: MiB, seed: `upgraded-${release}` }] },
+      })),
     ],
   });
   qubes = Qubes.of(scenario);
@@ -80,12 +91,17 @@ beforeAll(async () => {
     path.join(scenario.sim.env.TMPL_SIM_DIR!, SERVICE_TABLE_FILE),
     JSON.stringify({
       vms: {
-        [NAME]: {
-          'qubes.PostInstall': {
-            argv: ['node', '{repo}/sim/bin/sim-vm-services/qubes-post-install.mjs'],
-            env: { TMPL_SIM_POST_INSTALL_DELAY_MS: String(POST_INSTALL_DELAY_MS) },
-          },
-        },
+        ...Object.fromEntries(
+          [NAME, UPGRADED].map((vm) => [
+            vm,
+            {
+              'qubes.PostInstall': {
+                argv: ['node', '{repo}/sim/bin/sim-vm-services/qubes-post-install.mjs'],
+                env: { TMPL_SIM_POST_INSTALL_DELAY_MS: String(POST_INSTALL_DELAY_MS) },
+              },
+            },
+          ]),
+        ),
       },
     }),
   );
@@ -316,6 +332,55 @@ describe('an install interrupted by a signal to its process group', () => {
 });
 
 // Last: it leaves the template installed.
+describe('an upgrade interrupted after the new root volume was committed', () => {
+  /** The committed image of a reflink volume (its `<vid>.img`). */
+  async function rootSha256(): Promise<string> {
+    const vid = (await qubes.volumeInfo(UPGRADED, 'root')).vid;
+    const file = path.join(scenario.sim.env.TMPL_SIM_DIR!, 'pools', REFLINK_POOL, `${vid}.img`);
+    return createHash('sha256').update(readFileSync(file)).digest('hex');
+  }
+
+  it(
+    'SIGINT while the upgraded template runs qubes.PostInstall: exit 130, the old root volume and features are back',
+    async () => {
+      const install = await runCli(scenario, [
+        'install',
+        '--skip-start',
+        '--pool',
+        REFLINK_POOL,
+        '--json',
+        `${UPGRADED}-4.3.0-1`,
+      ]);
+      expectSuccess(install);
+      const rootBefore = await rootSha256();
+      const vmsBefore = await qubes.vmNames();
+      expect(await qubes.feature(UPGRADED, 'template-release')).toBe('1');
+
+      const run = startGroup(['upgrade', '--yes', '--json', UPGRADED]);
+      let result: GroupResult;
+      try {
+        await waitFor(
+          'the upgraded template running qubes.PostInstall',
+          async () => (await qubes.vms()).some((v) => v.name === UPGRADED && v.state === 'Running'),
+          run,
+        );
+        process.kill(-run.pid, 'SIGINT');
+        result = await run.done;
+      } finally {
+        killGroup(run.pid, 'SIGKILL');
+      }
+      expect(result.exitCode, `stdout: ${result.stdout}\nstderr: ${result.stderr}`).toBe(130);
+      expect(jsonOf(result).error?.code).toBe('interrupted');
+      // the transaction undid the upgrade: the old image, the old version's features, halted
+      expect(await rootSha256()).toBe(rootBefore);
+      expect(await qubes.feature(UPGRADED, 'template-release')).toBe('1');
+      expect((await qubes.vms()).find((v) => v.name === UPGRADED)?.state).toBe('Halted');
+      await expectNothingLeft(vmsBefore);
+    },
+    RUN_TIMEOUT_MS,
+  );
+});
+
 describe('Ctrl-C at a confirmation prompt on a terminal', () => {
   it(
     'reinstall answered with Ctrl-C: exit 130, interrupted, the prepared disposable killed, the lock free',
