@@ -136,7 +136,12 @@ describe('interrupted install', () => {
     // that reply and its reading could lose it (as it would for qvm-run --dispvm).
     [
       'while listing the repository (first disposable running)',
-      async () => (await qubes.vms()).some((v) => v.klass === 'DispVM' && v.state === 'Running'),
+      // Both disposables (the query's and the one started for the fetch meanwhile) running: each
+      // was registered right after its creation; a disposable still being created is the gap above.
+      async () => {
+        const disposable = (await qubes.vms()).filter((v) => v.klass === 'DispVM');
+        return disposable.length === 2 && disposable.every((v) => v.state === 'Running');
+      },
     ],
     [
       'while fetching the package (its request under way)',

@@ -48,14 +48,25 @@ export async function rpmkeysVerify(
   /** Digests only: rpmkeys --nosignature with _pkgverify_level digest (what --nogpgcheck means). */
   digestsOnly = false,
 ): Promise<Map<string, { ok: boolean; output: string }>> {
-  const db = await mkdtemp(path.join(tmpdir(), 'tmpl-rpmdb-'));
-  const env = { LC_ALL: 'C', HOME: db };
-  const common = [`--dbpath=${db}`, '--define', `_tmppath ${db}`];
+  // One rpm database per concurrent rpmkeys: two processes opening the same database contend
+  // for its lock, and under load one of them fails ("cannot open Packages database"), which would
+  // read as a NOT OK verdict of the reference tool.
+  const dbs = await Promise.all(
+    Array.from({ length: concurrency }, () => mkdtemp(path.join(tmpdir(), 'tmpl-rpmdb-'))),
+  );
+  const options = (db: string) => ({
+    env: { LC_ALL: 'C', HOME: db },
+    common: [`--dbpath=${db}`, '--define', `_tmppath ${db}`],
+  });
   try {
-    for (const k of keyPaths) await execa('rpmkeys', [...common, '--import', k], { env });
+    for (const db of dbs) {
+      const { env, common } = options(db);
+      for (const k of keyPaths) await execa('rpmkeys', [...common, '--import', k], { env });
+    }
     const out = new Map<string, { ok: boolean; output: string }>();
     let next = 0;
-    const worker = async () => {
+    const worker = async (db: string) => {
+      const { env, common } = options(db);
       while (next < files.length) {
         const file = files[next++]!;
         const r = await execa(
@@ -76,9 +87,9 @@ export async function rpmkeysVerify(
         out.set(file, { ok: r.exitCode === 0 && output.trim() === expected, output });
       }
     };
-    await Promise.all(Array.from({ length: concurrency }, worker));
+    await Promise.all(dbs.map(worker));
     return out;
   } finally {
-    await rm(db, { recursive: true, force: true });
+    await Promise.all(dbs.map((db) => rm(db, { recursive: true, force: true })));
   }
 }
