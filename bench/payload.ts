@@ -21,8 +21,8 @@ import { execa } from 'execa';
 import type { DecompressBackend } from '../dispvm-worker/decompress.ts';
 import { unpackPayload } from '../dispvm-worker/payload.ts';
 import { ALL_COMPRESSORS, buildRpm, type RpmCompressor } from '../test/helpers/rpm-fixtures.ts';
-import { openPackage } from '../test/dispvm-worker/payload-fixture.ts';
-import { semiCompressible } from '../test/dispvm-worker/payload-data.ts';
+import { openPackage } from '../test/helpers/payload-fixture.ts';
+import { semiCompressible } from '../test/helpers/payload-data.ts';
 
 const MiB = 1024 * 1024;
 

@@ -20,7 +20,7 @@ const RUNS = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 7;
 const TSX_CLI = [
   '--input-type=module',
   '-e',
-  "import { register } from 'tsx/esm/api'; register(); const { main } = await import('./orchestrator/cli.ts'); process.exitCode = await main(['--help']);",
+  "import { register } from 'tsx/esm/api'; register(); const { main } = await import('./orchestrator/cli/main.ts'); process.exitCode = await main(['--help']);",
 ];
 const TSX_WORKER = [
   '--input-type=module',

@@ -286,7 +286,7 @@ function textSeeds(): Promise<void> {
     text.encode('org.gnome.Terminal.desktop\nnm-connection-editor.desktop \t\n\n'),
   );
   return readFile(
-    path.join(import.meta.dirname, '..', 'test/orchestrator/fixtures/qubes-templates.repo'),
+    path.join(import.meta.dirname, '..', 'test/orchestrator/repos/fixtures/qubes-templates.repo'),
   ).then((repo) => {
     const custom = text.encode(
       '[main]\ncachedir=/x\n\n[local-$basearch]\nname=Local ${releasever:-4.2}\nbaseurl=https://mirror.invalid/r$releasever/a\n  https://b.invalid/x,https://c.invalid/y\nenabled=yes\ngpgcheck=on\nrepo_gpgcheck=1\ngpgkey=file:///etc/k1\n file:///etc/k2\nmetadata_expire=never\nsslverify=0\nsslcacert=/etc/ca.pem\n; comment\n',

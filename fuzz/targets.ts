@@ -29,9 +29,9 @@ import {
   isIpv4,
   parseAppmenuList,
   parseTemplateConf,
-} from '../orchestrator/template-conf.ts';
-import { parseIni, type IniSection } from '../orchestrator/ini-file.ts';
-import { parseRepoFile } from '../orchestrator/repo-config.ts';
+} from '../orchestrator/verify/template-conf.ts';
+import { parseIni, type IniSection } from '../orchestrator/repos/ini-file.ts';
+import { parseRepoFile } from '../orchestrator/repos/repo-config.ts';
 import {
   JSON_TYPES,
   WORKER_OPS,
@@ -407,8 +407,8 @@ const sparsePax: FuzzTarget = {
 /** Input layout: [allowPv selector, template.conf bytes...]. */
 const templateConf: FuzzTarget = {
   name: 'template-conf',
-  parsers: 'orchestrator/template-conf.ts parseTemplateConf',
-  sources: ['orchestrator/template-conf.ts'],
+  parsers: 'orchestrator/verify/template-conf.ts parseTemplateConf',
+  sources: ['orchestrator/verify/template-conf.ts'],
   maxInputBytes: 8 * KiB,
   refusals: /^template\.conf$/,
   dictionary: [
@@ -459,8 +459,8 @@ const templateConf: FuzzTarget = {
 
 const appmenus: FuzzTarget = {
   name: 'appmenus',
-  parsers: 'orchestrator/template-conf.ts parseAppmenuList',
-  sources: ['orchestrator/template-conf.ts'],
+  parsers: 'orchestrator/verify/template-conf.ts parseAppmenuList',
+  sources: ['orchestrator/verify/template-conf.ts'],
   maxInputBytes: 8 * KiB,
   refusals: /^template\.appmenu$/,
   dictionary: ['org.gnome.Terminal.desktop', 'firefox.desktop', '\n', ' ', '\t', '\r', '@', '+'],
@@ -489,8 +489,8 @@ function writeIni(sections: readonly IniSection[]): string {
 
 const iniFile: FuzzTarget = {
   name: 'ini-file',
-  parsers: 'orchestrator/ini-file.ts parseIni',
-  sources: ['orchestrator/ini-file.ts'],
+  parsers: 'orchestrator/repos/ini-file.ts parseIni',
+  sources: ['orchestrator/repos/ini-file.ts'],
   maxInputBytes: 8 * KiB,
   refusals: /^repo-config\./,
   dictionary: ['[', ']', '=', '\n', ' ', '\t', '\r', '#', ';', '[main]\n', '\xef\xbb\xbf'],
@@ -507,8 +507,8 @@ const iniFile: FuzzTarget = {
 
 const repoConfig: FuzzTarget = {
   name: 'repo-config',
-  parsers: 'orchestrator/repo-config.ts parseRepoFile (options, variables, URL lists)',
-  sources: ['orchestrator/repo-config.ts', 'orchestrator/ini-file.ts'],
+  parsers: 'orchestrator/repos/repo-config.ts parseRepoFile (options, variables, URL lists)',
+  sources: ['orchestrator/repos/repo-config.ts', 'orchestrator/repos/ini-file.ts'],
   maxInputBytes: 8 * KiB,
   refusals: /^repo-config\./,
   dictionary: [

@@ -6,18 +6,18 @@ export {
   substituteVariables,
   type RepoDefinition,
   type RepoVariables,
-} from './repo-config.ts';
+} from './repos/repo-config.ts';
 export {
   applyRepoOperations,
   enabledRepos,
   type RepoOperation,
   type RepoOperationKind,
   type RepoSelection,
-} from './repo-selection.ts';
-export { loadKeyring, MAX_KEYRING_FILE_BYTES } from './keyring.ts';
+} from './repos/repo-selection.ts';
+export { loadKeyring, MAX_KEYRING_FILE_BYTES } from './verify/keyring.ts';
 export {
   verifyPackageFile,
   verifyPackageStream,
   type PackageVerdict,
   type VerifyPackageOptions,
-} from './verify-package.ts';
+} from './verify/package-file.ts';

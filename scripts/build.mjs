@@ -10,7 +10,7 @@
 //   dist/lib/              the library compiled by tsc, with .d.ts (package.json "exports").
 //   dist/THIRD-PARTY-NOTICES.txt  the licences of everything the bundles contain.
 //   dist/man/tmpl.1, dist/man/tmpl-install.1, dist/completion/tmpl.bash (and tmpl-install.bash)
-//                          generated from the same option tables as --help (orchestrator/cli-docs.ts)
+//                          generated from the same option tables as --help (orchestrator/cli/docs.ts)
 //                          by running those tables: bundled into a temporary script run by node.
 //
 // Usage: node scripts/build.mjs [--bundles-only]
@@ -67,7 +67,7 @@ const cli = await build({
   ...common,
   stdin: entry(
     [
-      "import { runEntry } from './orchestrator/entry.ts';",
+      "import { runEntry } from './orchestrator/cli/entry.ts';",
       'process.exitCode = await runEntry(process.argv.slice(2), import.meta.url);',
     ].join('\n'),
   ),
@@ -96,7 +96,7 @@ try {
       [
         "import { mkdirSync, writeFileSync } from 'node:fs';",
         "import path from 'node:path';",
-        "import { bashCompletion, manPage } from './orchestrator/cli-docs.ts';",
+        "import { bashCompletion, manPage } from './orchestrator/cli/docs.ts';",
         'const out = process.argv[2];',
         "mkdirSync(path.join(out, 'man'), { recursive: true });",
         "mkdirSync(path.join(out, 'completion'), { recursive: true });",

@@ -9,9 +9,9 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { AdminClient } from '../../orchestrator/admin-client.ts';
-import { createTransport } from '../../orchestrator/admin-transport.ts';
-import { resolveQubesEnvironment } from '../../orchestrator/qubes-env.ts';
+import { AdminClient } from '../../orchestrator/qubes/admin-client.ts';
+import { createTransport } from '../../orchestrator/qubes/admin-transport.ts';
+import { resolveQubesEnvironment } from '../../orchestrator/qubes/environment.ts';
 import { createScenario, type ScenarioTemplate } from '../scenario.ts';
 import type { SimCommand } from './types.ts';
 

@@ -1,8 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { ParseError } from '../../protocol/errors.ts';
 import { parseCpio, type CpioOptions } from '../../dispvm-worker/cpio.ts';
-import { expectCode } from './expect-error.ts';
-import { chunked, collect, concat, hex8, newcEntry, strippedEntry, trailer } from './cpio-builder.ts';
+import { expectCode } from '../helpers/expect-error.ts';
+import {
+  chunked,
+  collect,
+  concat,
+  hex8,
+  newcEntry,
+  strippedEntry,
+  trailer,
+} from '../helpers/cpio-builder.ts';
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 const REG = 0o100644;

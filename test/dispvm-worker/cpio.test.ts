@@ -5,8 +5,8 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCpio, type CpioEntry } from '../../dispvm-worker/cpio.ts';
-import { expectCode } from './expect-error.ts';
-import { chunked, collect, concat, strippedEntry, trailer } from './cpio-builder.ts';
+import { expectCode } from '../helpers/expect-error.ts';
+import { chunked, collect, concat, strippedEntry, trailer } from '../helpers/cpio-builder.ts';
 
 interface Got {
   readonly entry: Omit<CpioEntry, 'content'>;

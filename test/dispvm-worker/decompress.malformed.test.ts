@@ -6,9 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKEND_ORDER, decompress, type DecompressBackend } from '../../dispvm-worker/decompress.ts';
 import { ParseError, TmplError } from '../../protocol/errors.ts';
 import type { PayloadCompressor } from '../../protocol/rpm-types.ts';
-import { chunked, collect } from './cpio-builder.ts';
-import { expectCode } from './expect-error.ts';
-import { semiCompressible } from './payload-data.ts';
+import { chunked, collect } from '../helpers/cpio-builder.ts';
+import { expectCode } from '../helpers/expect-error.ts';
+import { semiCompressible } from '../helpers/payload-data.ts';
 
 type Compressor = Exclude<PayloadCompressor, 'none'>;
 const TOOL: Record<Compressor, string[]> = {

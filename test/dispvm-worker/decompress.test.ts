@@ -12,9 +12,9 @@ import {
   type DecompressBackend,
 } from '../../dispvm-worker/decompress.ts';
 import type { PayloadCompressor } from '../../protocol/rpm-types.ts';
-import { chunked, collect } from './cpio-builder.ts';
-import { expectCode } from './expect-error.ts';
-import { semiCompressible } from './payload-data.ts';
+import { chunked, collect } from '../helpers/cpio-builder.ts';
+import { expectCode } from '../helpers/expect-error.ts';
+import { semiCompressible } from '../helpers/payload-data.ts';
 
 /** The real tools, as rpm's compressors write the same formats. */
 const TOOL: Record<Exclude<PayloadCompressor, 'none'>, string[]> = {

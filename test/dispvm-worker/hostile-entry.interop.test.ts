@@ -19,7 +19,7 @@ import { MAX_DESCRIPTION_LENGTH } from '../../protocol/limits.ts';
 import { decodeJsonFrame, encodeRequest, type QueryResult } from '../../protocol/messages.ts';
 import { startRepoServer, type RepoServer } from '../../sim/repo-server/index.ts';
 import { makeGpgKey, removeGpgKey, type GpgKey } from '../helpers/rpm-fixtures.ts';
-import { buildRepo, makeTempDir, signRepomd, type FixtureRepo } from './repo-fixture.ts';
+import { buildRepo, makeTempDir, signRepomd, type FixtureRepo } from '../helpers/repo-fixture.ts';
 
 const TOP_EPOCH = 4294967295;
 const REPO_ID = 'qubes-templates-community';

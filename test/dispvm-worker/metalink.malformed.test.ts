@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_METALINK_BYTES, MAX_METALINK_URLS, parseMetalink } from '../../dispvm-worker/metalink.ts';
-import { expectCode } from './expect-error.ts';
-import { metalinkXml } from './rpm-md-documents.ts';
+import { expectCode } from '../helpers/expect-error.ts';
+import { metalinkXml } from '../helpers/rpm-md-documents.ts';
 
 import { ParseError } from '../../protocol/errors.ts';
 import { mutants } from '../helpers/mutate.ts';

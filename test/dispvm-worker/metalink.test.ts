@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { checkRepomdAgainstMetalink, parseMetalink } from '../../dispvm-worker/metalink.ts';
 import { VerificationError } from '../../protocol/errors.ts';
-import { expectCode } from './expect-error.ts';
-import { metalinkXml, repomdXml, sha256 } from './rpm-md-documents.ts';
+import { expectCode } from '../helpers/expect-error.ts';
+import { metalinkXml, repomdXml, sha256 } from '../helpers/rpm-md-documents.ts';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const repomd = enc(repomdXml());

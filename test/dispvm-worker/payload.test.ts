@@ -8,10 +8,10 @@ import { unpackPayload, type UnpackOptions } from '../../dispvm-worker/payload.t
 import { TmplError, VerificationError } from '../../protocol/errors.ts';
 import type { PackageInfo } from '../../protocol/rpm-types.ts';
 import { ALL_COMPRESSORS, buildRpm, type FixtureFile, type RpmCompressor } from '../helpers/rpm-fixtures.ts';
-import { collect } from './cpio-builder.ts';
-import { expectCode } from './expect-error.ts';
-import { openPackage } from './payload-fixture.ts';
-import { semiCompressible } from './payload-data.ts';
+import { collect } from '../helpers/cpio-builder.ts';
+import { expectCode } from '../helpers/expect-error.ts';
+import { openPackage } from '../helpers/payload-fixture.ts';
+import { semiCompressible } from '../helpers/payload-data.ts';
 
 const TEMPLATE_DIR = '/var/lib/qubes/vm-templates/fixture';
 const FILES: FixtureFile[] = [

@@ -10,7 +10,7 @@ import { DESCRIPTION_TRUNCATED_MARKER, listingOf, skipWarnings } from '../../dis
 import type { LoadedRepository } from '../../dispvm-worker/repo-client.ts';
 import { MAX_DESCRIPTION_LENGTH, MAX_EPOCH, MAX_QUERY_WARNINGS } from '../../protocol/limits.ts';
 import { QueryResultSchema } from '../../protocol/messages.ts';
-import { packageXml, primaryXml } from './rpm-md-documents.ts';
+import { packageXml, primaryXml } from '../helpers/rpm-md-documents.ts';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 

@@ -10,8 +10,8 @@ import {
   type PrimarySkip,
 } from '../../dispvm-worker/primary.ts';
 import type { RepomdData } from '../../dispvm-worker/repomd.ts';
-import { expectCode } from './expect-error.ts';
-import { packageXml, primaryXml, sha256 } from './rpm-md-documents.ts';
+import { expectCode } from '../helpers/expect-error.ts';
+import { packageXml, primaryXml, sha256 } from '../helpers/rpm-md-documents.ts';
 import { ParseError } from '../../protocol/errors.ts';
 import { mutants } from '../helpers/mutate.ts';
 

@@ -8,8 +8,8 @@ import {
   verifyRepomdSignature,
 } from '../../dispvm-worker/repomd.ts';
 import { VerificationError } from '../../protocol/errors.ts';
-import { expectCode } from './expect-error.ts';
-import { dataEntry, repomdXml } from './rpm-md-documents.ts';
+import { expectCode } from '../helpers/expect-error.ts';
+import { dataEntry, repomdXml } from '../helpers/rpm-md-documents.ts';
 import { ParseError as ParseErrorClass } from '../../protocol/errors.ts';
 import { mutants } from '../helpers/mutate.ts';
 

@@ -16,7 +16,7 @@ import { checkRepomdAgainstMetalink, parseMetalink } from '../../dispvm-worker/m
 import { VerificationError } from '../../protocol/errors.ts';
 import { matchesSpec, templateNameOfPackage } from '../../protocol/spec-match.ts';
 import { makeGpgKey, removeGpgKey, type GpgKey } from '../helpers/rpm-fixtures.ts';
-import { metalinkXml, sha256 } from './rpm-md-documents.ts';
+import { metalinkXml, sha256 } from '../helpers/rpm-md-documents.ts';
 import {
   buildRepo,
   dnfBuildtime,
@@ -26,7 +26,7 @@ import {
   signRepomd,
   type DnfRecord,
   type FixtureRepo,
-} from './repo-fixture.ts';
+} from '../helpers/repo-fixture.ts';
 
 let base: string;
 let stable: FixtureRepo;

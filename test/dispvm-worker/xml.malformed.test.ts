@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_XML_ATTRIBUTES, MAX_XML_DEPTH, parseXmlTree, scanXml } from '../../dispvm-worker/xml.ts';
-import { expectCode } from './expect-error.ts';
+import { expectCode } from '../helpers/expect-error.ts';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const tree = (s: string | Uint8Array) =>

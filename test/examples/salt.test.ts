@@ -12,9 +12,9 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createScenario, type Scenario } from '../../sim/scenario.ts';
-import { flag, value } from '../../orchestrator/cli-args.ts';
+import { flag, value } from '../../orchestrator/cli/arguments.ts';
 import { OrchestratorError } from '../../orchestrator/errors.ts';
-import { cliEnv, managedFeatures, Qubes, REPO_ROOT, RUN_TIMEOUT_MS, TMPL_BIN } from '../cli/cli-world.ts';
+import { cliEnv, managedFeatures, Qubes, REPO_ROOT, RUN_TIMEOUT_MS, TMPL_BIN } from '../helpers/cli-world.ts';
 import {
   checkRequisites,
   commandLines,
@@ -24,7 +24,7 @@ import {
   renderJinja,
   stateCalls,
   type Pillar,
-} from './salt-states.ts';
+} from '../helpers/salt-states.ts';
 
 const SALT = path.join(REPO_ROOT, 'examples/salt');
 const STATES = path.join(SALT, 'tmpl');

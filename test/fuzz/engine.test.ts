@@ -3,12 +3,12 @@ import { fuzz } from '../../fuzz/engine.ts';
 import { mutate, Random } from '../../fuzz/mutate.ts';
 import { judge, PropertyFailure, type FuzzTarget } from '../../fuzz/target.ts';
 import { ParseError, TmplError } from '../../protocol/errors.ts';
-import { parsePlanted } from './planted-bug.ts';
+import { parsePlanted } from '../helpers/planted-bug.ts';
 
 const planted: FuzzTarget = {
   name: 'planted',
-  parsers: 'test/fuzz/planted-bug.ts',
-  sources: ['test/fuzz/planted-bug.ts'],
+  parsers: 'test/helpers/planted-bug.ts',
+  sources: ['test/helpers/planted-bug.ts'],
   maxInputBytes: 16,
   refusals: /^planted\./,
   dictionary: [],

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 /**
  * End-to-end helpers: run the real `tmpl` CLI against a scenario (sim/scenario.ts), and look at
- * the simulated Qubes afterwards with a qubesd client of the tests' own (test/sim/admin-raw-client.ts),
+ * the simulated Qubes afterwards with a qubesd client of the tests' own (test/helpers/admin-raw-client.ts),
  * never through the orchestrator's client under test.
  */
 import { createHash } from 'node:crypto';
@@ -21,7 +21,7 @@ import {
   type ScenarioTemplate,
 } from '../../sim/scenario.ts';
 import { SERVICE_TABLE_FILE, type ServiceEntry } from '../../sim/qrexec/service-table.ts';
-import { call, ok } from '../sim/admin-raw-client.ts';
+import { call, ok } from './admin-raw-client.ts';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const MiB = 1024 * 1024;

@@ -7,7 +7,7 @@
  * refused with its own code and exit 1, no VM is created, the installed template's root volume
  * stays byte-identical. The upgrades refused at the image carry the builder's layout, which the
  * header check lets through. Symlinked directories, `/etc/x` members and the other cases are
- * unit-tested (test/orchestrator/template-layout.test.ts, image-stream.test.ts).
+ * unit-tested (test/orchestrator/verify/template-layout.test.ts, image-stream.test.ts).
  */
 import type { ScenarioTemplate } from '../../sim/scenario.ts';
 import { defineAttack, MiB, smallTemplate } from '../helpers/e2e-world.ts';

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { parsePrimaryXml, type PrimarySkip } from '../../dispvm-worker/primary.ts';
 import { parseRepomd } from '../../dispvm-worker/repomd.ts';
 import { ParseError } from '../../protocol/errors.ts';
-import { dataEntry, packageXml, primaryXml, repomdXml } from '../dispvm-worker/rpm-md-documents.ts';
+import { dataEntry, packageXml, primaryXml, repomdXml } from '../helpers/rpm-md-documents.ts';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 

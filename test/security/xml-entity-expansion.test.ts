@@ -10,7 +10,7 @@ import { parseMetalink } from '../../dispvm-worker/metalink.ts';
 import { readPrimary } from '../../dispvm-worker/primary.ts';
 import { parseRepomd } from '../../dispvm-worker/repomd.ts';
 import { ParseError } from '../../protocol/errors.ts';
-import { metalinkXml, packageXml, primaryXml, repomdXml, sha256 } from '../dispvm-worker/rpm-md-documents.ts';
+import { metalinkXml, packageXml, primaryXml, repomdXml, sha256 } from '../helpers/rpm-md-documents.ts';
 
 /** Ten levels of ten: 10^10 "lol"s if anything expanded it. */
 function laughs(root: string): string {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, ok, seededDaemon, type SeededDaemon } from './admin-raw-client.ts';
+import { call, ok, seededDaemon, type SeededDaemon } from '../helpers/admin-raw-client.ts';
 
 let sim: SeededDaemon;
 let socket: string;

@@ -3,7 +3,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_REQUEST_BYTES, startAdminDaemon } from '../../sim/admin/index.ts';
-import { call, ok, rawRequest, seededDaemon, type SeededDaemon } from './admin-raw-client.ts';
+import { call, ok, rawRequest, seededDaemon, type SeededDaemon } from '../helpers/admin-raw-client.ts';
 
 let sim: SeededDaemon;
 beforeAll(async () => {

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Readable, Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { volumeImportMain } from '../../sim/admin/index.ts';
-import { call, ok, seededDaemon, type SeededDaemon } from './admin-raw-client.ts';
+import { call, ok, seededDaemon, type SeededDaemon } from '../helpers/admin-raw-client.ts';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../sim/bin');
 const MiB = 1024 * 1024;

@@ -2,7 +2,7 @@ import { access, stat } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, ok, seededDaemon, type SeededDaemon } from './admin-raw-client.ts';
+import { call, ok, seededDaemon, type SeededDaemon } from '../helpers/admin-raw-client.ts';
 
 let sim: SeededDaemon;
 let socket: string;

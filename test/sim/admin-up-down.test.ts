@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ok } from './admin-raw-client.ts';
+import { ok } from '../helpers/admin-raw-client.ts';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const TMPL_SIM = path.join(REPO, 'bin/tmpl-sim.mjs');

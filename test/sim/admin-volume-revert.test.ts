@@ -8,7 +8,7 @@
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, ok, seededDaemon, type SeededDaemon } from './admin-raw-client.ts';
+import { call, ok, seededDaemon, type SeededDaemon } from '../helpers/admin-raw-client.ts';
 
 let sim: SeededDaemon;
 let socket: string;

@@ -11,7 +11,7 @@ import {
 import {
   TEMPLATE_SETTABLE_FEATURES,
   TEMPLATE_SETTABLE_PROPERTIES,
-} from '../../orchestrator/template-plan.ts';
+} from '../../orchestrator/transaction/template-plan.ts';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
 const rules = loadPolicyDirs([path.join(REPO, 'qrexec-policy'), path.join(REPO, 'sim/qrexec/base-policy')]);

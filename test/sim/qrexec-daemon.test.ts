@@ -11,7 +11,7 @@ import {
   writePolicy,
   writeServiceTable,
   type Sim,
-} from './qrexec-helpers.ts';
+} from '../helpers/qrexec-helpers.ts';
 
 let sim: Sim;
 let fixtures: string;

@@ -12,7 +12,7 @@ import {
   writePolicy,
   writeServiceTable,
   type Sim,
-} from './qrexec-helpers.ts';
+} from '../helpers/qrexec-helpers.ts';
 
 let sim: Sim;
 let fixtures: string;

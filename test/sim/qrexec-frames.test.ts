@@ -13,7 +13,7 @@ import {
 } from '../../sim/qrexec/frames.ts';
 import { parseHello, splitServiceCall } from '../../sim/qrexec/hello.ts';
 import { MAX_QREXEC_DATA_FRAME, MAX_QREXEC_TEXT_FRAME } from '../../sim/qrexec/limits.ts';
-import { startSim, type Sim } from './qrexec-helpers.ts';
+import { startSim, type Sim } from '../helpers/qrexec-helpers.ts';
 
 function header(type: number, length: number): Buffer {
   const b = Buffer.alloc(5);

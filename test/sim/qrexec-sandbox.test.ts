@@ -15,7 +15,7 @@ import {
   writePolicy,
   writeServiceTable,
   type Sim,
-} from './qrexec-helpers.ts';
+} from '../helpers/qrexec-helpers.ts';
 
 const MiB = 1024 * 1024;
 let sim: Sim;

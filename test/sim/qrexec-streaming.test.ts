@@ -13,7 +13,7 @@ import {
   writePolicy,
   writeServiceTable,
   type Sim,
-} from './qrexec-helpers.ts';
+} from '../helpers/qrexec-helpers.ts';
 
 const MiB = 1024 * 1024;
 const TOTAL_MIB = 256;
