@@ -31,7 +31,8 @@ export type DecompressErrorCode =
   | 'payload.compressor-mismatch'
   | 'payload.too-large'
   | 'payload.corrupt'
-  | 'payload.decompressor-unavailable';
+  | 'payload.decompressor-unavailable'
+  | 'worker.missing-dependency';
 
 /**
  * The largest decompressed payload accepted. Template payloads are a few GiB of split tar parts
@@ -130,11 +131,20 @@ async function onPath(binary: string): Promise<boolean> {
   return false;
 }
 
+/** The module each in-process backend loads (zstd-napi: only its binding, the .node file). */
+const ADDON_MODULE: Partial<Record<DecompressBackend, string>> = {
+  'zstd-napi': 'zstd-napi/binding',
+  'lzma-native': 'lzma-native',
+};
+/** Why an addon did not load (first line of the error), for worker.missing-dependency. */
+const loadFailures = new Map<string, string>();
+
 function loadsModule(name: string): boolean {
   try {
     requireModule(name);
     return true;
-  } catch {
+  } catch (error) {
+    loadFailures.set(name, (error instanceof Error ? error.message : String(error)).split('\n')[0]!);
     return false;
   }
 }
@@ -147,9 +157,7 @@ export function backendAvailable(backend: DecompressBackend): Promise<boolean> {
     known =
       binary !== undefined
         ? onPath(binary)
-        : Promise.resolve(
-            backend === 'zlib' || loadsModule(backend === 'zstd-napi' ? 'zstd-napi' : 'lzma-native'),
-          );
+        : Promise.resolve(backend === 'zlib' || loadsModule(ADDON_MODULE[backend] ?? backend));
     availability.set(backend, known);
   }
   return known;
@@ -273,6 +281,34 @@ export interface DecompressOptions {
   readonly backends?: readonly DecompressBackend[];
 }
 
+/**
+ * No backend for `detected` could run. When the usual ones were tried, the worker's template
+ * lacks what tmpl-worker depends on (its native addon and the command that stands in for it):
+ * `worker.missing-dependency`, naming each, instead of a stream that ends without a word.
+ */
+function unavailable(
+  detected: Exclude<PayloadCompressor, 'none'>,
+  candidates: readonly DecompressBackend[],
+): TmplError {
+  const tried = candidates.filter((b) => BACKEND_ORDER[detected].includes(b));
+  if (tried.length === 0) {
+    return new TmplError(
+      'payload.decompressor-unavailable',
+      `no ${detected} decompressor available (tried ${candidates.join(', ')})`,
+    );
+  }
+  const missing = tried.map((b) => {
+    const binary = CLI_BINARY[b];
+    if (binary !== undefined) return `the command ${binary} (not on PATH)`;
+    const name = ADDON_MODULE[b] ?? b;
+    return `the module ${name} (${loadFailures.get(name) ?? 'not loadable'})`;
+  });
+  return new TmplError(
+    'worker.missing-dependency',
+    `cannot decompress ${detected}: missing ${missing.join(' and ')}; install tmpl-worker with its dependencies in the worker's template`,
+  );
+}
+
 /** Pulls the first MAGIC_PROBE_LENGTH bytes (or all, if fewer) and hands back the whole stream. */
 async function peek(
   source: AsyncIterable<Uint8Array>,
@@ -354,12 +390,7 @@ export async function* decompress(
         break;
       }
     }
-    if (chosen === undefined) {
-      throw new TmplError(
-        'payload.decompressor-unavailable',
-        `no ${detected} decompressor available (tried ${candidates.join(', ')})`,
-      );
-    }
+    if (chosen === undefined) throw unavailable(detected, candidates);
     const binary = CLI_BINARY[chosen];
     output =
       binary !== undefined

@@ -1,23 +1,16 @@
 /**
  * Decompression of repository data files (primary.xml.gz/.xz/.zst or plain), chosen by the
  * file's magic bytes, never by its name. The output size limit is enforced while bytes flow,
- * so a decompression bomb stops at the limit.
+ * so a decompression bomb stops at the limit. The backends are the payload's (decompress.ts):
+ * the native addons are loaded only when used, with the zstd and xz commands as fallbacks, so
+ * a template without an addon still lists and installs, or says which dependency it lacks.
  */
 import { createHash } from 'node:crypto';
-import { createRequire } from 'node:module';
-import { Readable, type Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
-import { DecompressStream } from 'zstd-napi';
-import { ParseError } from '../protocol/index.ts';
+import { ParseError, TmplError } from '../protocol/index.ts';
+import { decompress } from './decompress.ts';
 import type { MetadataChecksum } from './repomd.ts';
 
 export type MetadataCompression = 'gzip' | 'xz' | 'zstd' | 'none';
-
-/** liblzma's memory limit for one xz stream (xz -9 needs 65 MiB to decode). */
-export const XZ_MEMORY_LIMIT = 128 * 1024 * 1024;
-/** zstd window limit as a power of two (zstd's own default maximum, 128 MiB). */
-export const ZSTD_WINDOW_LOG_MAX = 27;
 
 const MAGIC: readonly [MetadataCompression, readonly number[]][] = [
   ['gzip', [0x1f, 0x8b]],
@@ -44,18 +37,6 @@ export function detectCompression(bytes: Uint8Array, prefix: string): MetadataCo
   throw new ParseError(`${prefix}.compression`, 'unknown compression (not gzip, xz, zstd or XML)', 0);
 }
 
-interface LzmaNative {
-  createDecompressor(options: { memlimit: number; synchronous?: boolean }): Transform;
-}
-
-function createDecompressor(kind: Exclude<MetadataCompression, 'none'>): Transform {
-  if (kind === 'gzip') return createGunzip();
-  if (kind === 'zstd') return new DecompressStream({ windowLogMax: ZSTD_WINDOW_LOG_MAX });
-  // lzma-native ships no type declarations; this is the part of its API used here.
-  const lzma = createRequire(import.meta.url)('lzma-native') as LzmaNative;
-  return lzma.createDecompressor({ memlimit: XZ_MEMORY_LIMIT });
-}
-
 /**
  * Decompresses a whole data file into memory, refusing output above `maxBytes`
  * (`${prefix}.too-large`) and corrupt or truncated input (`${prefix}.decompress`).
@@ -73,33 +54,30 @@ export async function decompressMetadata(
     }
     return bytes;
   }
-  const chunks: Buffer[] = [];
+  const chunks: Uint8Array[] = [];
   let total = 0;
-  // Set before the consumer throws: tearing the pipeline down can make the codec report an
-  // error of its own first, and the limit is the real reason.
-  let limitError: ParseError | undefined;
-  const source = Readable.from([Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)]);
   try {
-    await pipeline(source, createDecompressor(kind), async (output: AsyncIterable<Buffer>) => {
-      for await (const chunk of output) {
-        total += chunk.length;
-        if (total > maxBytes) {
-          limitError = new ParseError(
-            `${prefix}.too-large`,
-            `decompressed data larger than ${maxBytes} bytes`,
-            maxBytes,
-          );
-          throw limitError;
-        }
-        chunks.push(chunk);
-      }
-    });
+    for await (const chunk of decompress(kind, once(bytes), { maxBytes })) {
+      total += chunk.length;
+      chunks.push(chunk);
+    }
   } catch (cause) {
-    if (limitError !== undefined) throw limitError;
-    if (cause instanceof ParseError) throw cause;
+    if (cause instanceof ParseError && cause.code === 'payload.too-large') {
+      throw new ParseError(
+        `${prefix}.too-large`,
+        `decompressed data larger than ${maxBytes} bytes`,
+        maxBytes,
+      );
+    }
+    // An absent addon and command is the template's fault, not the data's.
+    if (cause instanceof TmplError && cause.code === 'worker.missing-dependency') throw cause;
     throw new ParseError(`${prefix}.decompress`, `corrupt or truncated ${kind} data`, total, { cause });
   }
   return new Uint8Array(Buffer.concat(chunks, total));
+}
+
+async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
+  yield await Promise.resolve(bytes);
 }
 
 /** Hex digest of bytes with a metadata checksum type. */

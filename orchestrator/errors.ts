@@ -30,6 +30,7 @@ export type OrchestratorErrorCode =
   | 'worker.too-slow'
   | 'worker.deadline'
   | 'worker.reported-error'
+  | 'worker.missing-dependency'
   | 'import.failed'
   | 'image.empty'
   | 'pool.no-space'

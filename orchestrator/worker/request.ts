@@ -30,6 +30,14 @@ export async function sendRequest(
  */
 export function workerFailure(frame: Frame): OrchestratorError {
   const e = decodeJsonFrame(frame, 'ERROR');
+  // The worker's template lacks an addon and the command standing in for it: the fix is on the
+  // admin's side (install tmpl-worker fully), so it keeps its own code for --json and scripts.
+  if (e.code === 'worker.missing-dependency') {
+    return new OrchestratorError(
+      'worker.missing-dependency',
+      `the worker's template lacks a dependency: ${quotedLine(e.message)}`,
+    );
+  }
   return new OrchestratorError(
     'worker.reported-error',
     `the worker failed: [${e.code}] ${quotedLine(e.message)}`,
