@@ -2,17 +2,24 @@
  * `npm run demo`: the whole job on the simulator. Forges a signed repository of templates,
  * serves it on 127.0.0.1, starts Qubes in a box, and runs the real `tmpl` CLI to list, install
  * through a disposable, upgrade, and show the result; then cleans everything up.
+ *
+ * By default it runs the repository's built files (bin/tmpl.mjs, and in the disposables
+ * qrexec-policy/qubes-rpc/tmpl.Worker with TMPL_HOME the repository). Installed packages instead
+ * (test/packaging): TMPL_SIM_TMPL names the tmpl to run (e.g. ROOT/usr/bin/tmpl), and
+ * TMPL_SIM_WORKER_ROOT a root tmpl-worker is installed in: the disposables run its
+ * ROOT/etc/qubes-rpc/tmpl.Worker with TMPL_HOME=ROOT/usr/lib/tmpl.
  */
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, writeFileSync } from 'node:fs';
 import { AdminClient } from '../../orchestrator/qubes/admin-client.ts';
 import { createTransport } from '../../orchestrator/qubes/admin-transport.ts';
 import { resolveQubesEnvironment } from '../../orchestrator/qubes/environment.ts';
-import { createScenario, type ScenarioTemplate } from '../scenario.ts';
+import { SERVICE_TABLE_FILE } from '../qrexec/service-table.ts';
+import { createScenario, type Scenario, type ScenarioTemplate } from '../scenario.ts';
 import type { SimCommand } from './types.ts';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -53,7 +60,23 @@ async function sha256File(file: string): Promise<string> {
   return hash.digest('hex');
 }
 
+/** Makes the disposables run the tmpl.Worker installed under `root` (service table, service-table.ts). */
+async function useInstalledWorker(scenario: Scenario, admin: AdminClient, root: string): Promise<void> {
+  const dispvmTemplate = String((await admin.getProperty('default-dvm', 'template')).value);
+  const worker = {
+    argv: ['/bin/sh', path.join(root, 'etc/qubes-rpc/tmpl.Worker')],
+    env: { TMPL_HOME: path.join(root, 'usr/lib/tmpl') },
+    readOnlyBinds: [root],
+  };
+  writeFileSync(
+    path.join(scenario.sim.env.TMPL_SIM_DIR!, SERVICE_TABLE_FILE),
+    JSON.stringify({ vms: { [dispvmTemplate]: { 'tmpl.Worker': worker } } }),
+  );
+}
+
 async function demo(): Promise<number> {
+  const tmplBin = path.resolve(process.env.TMPL_SIM_TMPL ?? path.join(REPO_ROOT, 'bin/tmpl.mjs'));
+  const workerRoot = process.env.TMPL_SIM_WORKER_ROOT;
   const say = (text: string): void => void process.stdout.write(`\n==> ${text}\n`);
   say('Forging a signed repository: fedora-demo 4.2.0-1, fedora-demo 4.2.0-2, debian-demo 4.2.0-1');
   const scenario = await createScenario({
@@ -68,6 +91,9 @@ async function demo(): Promise<number> {
     process.stdout.write(
       `    repository ${scenario.server.url}/ (repomd.xml signed by ${scenario.key.fingerprint})\n`,
     );
+    const admin = new AdminClient(createTransport(resolveQubesEnvironment(scenario.env)));
+    if (workerRoot !== undefined) await useInstalledWorker(scenario, admin, path.resolve(workerRoot));
+    process.stdout.write(`    tmpl: ${tmplBin}; worker: ${workerRoot ?? REPO_ROOT} (tmpl.Worker)\n`);
     const tmpl = async (...args: string[]): Promise<string> => run(true, ...args);
     const tmplFails = async (...args: string[]): Promise<string> => run(false, ...args);
     const run = async (expectSuccess: boolean, ...args: string[]): Promise<string> => {
@@ -75,7 +101,7 @@ async function demo(): Promise<number> {
       try {
         const { stdout, stderr } = await promisify(execFile)(
           process.execPath,
-          [path.join(REPO_ROOT, 'bin/tmpl.mjs'), ...args, ...scenario.args],
+          [tmplBin, ...args, ...scenario.args],
           { env: { ...process.env, ...scenario.env }, maxBuffer: 64 * MiB },
         );
         process.stdout.write(stdout + stderr);
@@ -103,7 +129,6 @@ async function demo(): Promise<number> {
     await tmpl('list', '--installed');
     await tmpl('info', '--installed', '--machine-readable');
 
-    const admin = new AdminClient(createTransport(resolveQubesEnvironment(scenario.env)));
     const rootDigest = async (): Promise<string> =>
       sha256File((await admin.volumeInfo('fedora-demo', 'root')).path!);
     say('The template as Qubes sees it (features written as qvm-template writes them)');
