@@ -9,9 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { AdminClient } from '../../orchestrator/qubes/admin-client.ts';
-import { createTransport } from '../../orchestrator/qubes/admin-transport.ts';
-import { resolveQubesEnvironment } from '../../orchestrator/qubes/environment.ts';
+import { AdminClient, createTransport, resolveQubesEnvironment } from '../../orchestrator/index.ts';
 import { createScenario, type ScenarioTemplate } from '../scenario.ts';
 import type { SimCommand } from './types.ts';
 
