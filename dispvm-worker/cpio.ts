@@ -14,18 +14,8 @@
  * File data streams through without being held.
  */
 import { ParseError, TmplError } from '../protocol/index.ts';
-
-export type CpioErrorCode =
-  | 'cpio.magic'
-  | 'cpio.header'
-  | 'cpio.name'
-  | 'cpio.size'
-  | 'cpio.mode'
-  | 'cpio.padding'
-  | 'cpio.file-index'
-  | 'cpio.trailer'
-  | 'cpio.trailing-data'
-  | 'cpio.truncated';
+import type { CpioErrorCode } from '../protocol/error-codes.ts';
+export type { CpioErrorCode };
 
 /** rpm's CPIO_NAMESIZE_MAX: the longest name, terminating NUL included. */
 export const CPIO_MAX_NAME_SIZE = 4096;

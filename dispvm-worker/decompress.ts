@@ -25,14 +25,8 @@ import { createGunzip } from 'node:zlib';
 import { execa } from 'execa';
 import { ParseError, TmplError } from '../protocol/index.ts';
 import type { PayloadCompressor } from '../protocol/rpm-types.ts';
-
-export type DecompressErrorCode =
-  | 'payload.compressor-unknown'
-  | 'payload.compressor-mismatch'
-  | 'payload.too-large'
-  | 'payload.corrupt'
-  | 'payload.decompressor-unavailable'
-  | 'worker.missing-dependency';
+import type { DecompressErrorCode } from '../protocol/error-codes.ts';
+export type { DecompressErrorCode };
 
 /**
  * The largest decompressed payload accepted. Template payloads are a few GiB of split tar parts

@@ -3,36 +3,8 @@
  * failure reaches the orchestrator as an ERROR frame carrying the error's code.
  */
 import { TmplError } from '../protocol/errors.ts';
-
-export type HttpErrorCode =
-  | 'http.url'
-  | 'http.connect-timeout'
-  | 'http.idle-timeout'
-  | 'http.too-slow'
-  | 'http.status'
-  | 'http.redirect'
-  | 'http.range'
-  | 'http.too-large'
-  | 'http.truncated'
-  | 'http.connection'
-  | 'http.tls'
-  | 'http.aborted';
-
-export type WorkerErrorCode =
-  | 'worker.request'
-  | 'worker.input'
-  | 'worker.repo-unsigned'
-  | 'worker.repo-metadata'
-  | 'worker.metadata-checksum'
-  | 'worker.no-primary'
-  | 'worker.not-found'
-  | 'worker.package-checksum'
-  | 'worker.package-size'
-  | 'worker.package-identity'
-  | 'worker.no-keys'
-  | 'worker.head-too-large'
-  | 'worker.output'
-  | 'worker.internal';
+import type { HttpErrorCode, WorkerErrorCode } from '../protocol/error-codes.ts';
+export type { HttpErrorCode, WorkerErrorCode };
 
 /** A transfer failed; `url` is the last URL tried (untrusted text from repository metadata). */
 export class HttpError extends TmplError {

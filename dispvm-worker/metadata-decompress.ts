@@ -10,6 +10,9 @@ import { ParseError, TmplError } from '../protocol/index.ts';
 import { decompress } from './decompress.ts';
 import type { MetadataChecksum } from './repomd.ts';
 
+/** The data files decompressed here; their codes are `primary.compression`, `primary.too-large`, `primary.decompress`. */
+export type MetadataPrefix = 'primary';
+
 export type MetadataCompression = 'gzip' | 'xz' | 'zstd' | 'none';
 
 const MAGIC: readonly [MetadataCompression, readonly number[]][] = [
@@ -23,7 +26,7 @@ const MAGIC: readonly [MetadataCompression, readonly number[]][] = [
  * optionally after a UTF-8 byte-order mark or whitespace). Anything else (bzip2, zchunk, ...)
  * is refused with `${prefix}.compression`.
  */
-export function detectCompression(bytes: Uint8Array, prefix: string): MetadataCompression {
+export function detectCompression(bytes: Uint8Array, prefix: MetadataPrefix): MetadataCompression {
   for (const [kind, magic] of MAGIC) {
     if (bytes.length >= magic.length && magic.every((b, i) => bytes[i] === b)) return kind;
   }
@@ -45,7 +48,7 @@ export function detectCompression(bytes: Uint8Array, prefix: string): MetadataCo
 export async function decompressMetadata(
   bytes: Uint8Array,
   maxBytes: number,
-  prefix: string,
+  prefix: MetadataPrefix,
 ): Promise<Uint8Array> {
   const kind = detectCompression(bytes, prefix);
   if (kind === 'none') {

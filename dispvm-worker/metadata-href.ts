@@ -6,6 +6,7 @@
  * allows them (xml:base and absolute package locations are legal rpm-md but point anywhere).
  */
 import { ParseError } from '../protocol/index.ts';
+import type { ErrorCode } from '../protocol/error-codes.ts';
 
 /** Longest href accepted. */
 export const MAX_HREF_LENGTH = 2048;
@@ -20,7 +21,7 @@ export interface HrefOptions {
  * '/', no backslash, query, fragment or control character), or an allowed absolute URL; throws
  * ParseError with `code` otherwise.
  */
-export function checkHref(href: string, code: string, offset: number, options: HrefOptions = {}): string {
+export function checkHref(href: string, code: ErrorCode, offset: number, options: HrefOptions = {}): string {
   if (href.length === 0) throw new ParseError(code, 'empty href', offset);
   if (href.length > MAX_HREF_LENGTH)
     throw new ParseError(code, `href longer than ${MAX_HREF_LENGTH}`, offset);

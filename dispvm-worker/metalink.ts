@@ -18,16 +18,8 @@
 import { ParseError, VerificationError } from '../protocol/index.ts';
 import { digestHex } from './metadata-decompress.ts';
 import { parseXmlTree, type XmlElement } from './xml.ts';
-
-export type MetalinkErrorCode =
-  | 'metalink.too-large'
-  | 'metalink.elements'
-  | 'metalink.root'
-  | 'metalink.no-file'
-  | 'metalink.duplicate'
-  | 'metalink.hash'
-  | 'metalink.url-count'
-  | 'metalink.number';
+import type { MetalinkErrorCode } from '../protocol/error-codes.ts';
+export type { MetalinkErrorCode };
 
 export type MetalinkVerificationCode = 'metalink.no-strong-hash' | 'metalink.hash-mismatch';
 

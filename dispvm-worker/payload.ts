@@ -16,23 +16,8 @@ import { ParseError, TmplError, VerificationError } from '../protocol/index.ts';
 import type { DigestAlgorithm, PackageInfo, RpmFileEntry } from '../protocol/rpm-types.ts';
 import { parseCpio, S_IFLNK, S_IFREG, type CpioEntry } from './cpio.ts';
 import { decompress, MAX_DECOMPRESSED_PAYLOAD_BYTES, type DecompressBackend } from './decompress.ts';
-
-export type PayloadErrorCode =
-  | 'payload.format'
-  | 'payload.unlisted-file'
-  | 'payload.ghost-file'
-  | 'payload.file-order'
-  | 'payload.missing-file'
-  | 'payload.mode-mismatch'
-  | 'payload.size-mismatch'
-  | 'payload.symlink-mismatch'
-  | 'payload.hardlink'
-  | 'payload.trailing-data'
-  | 'digest.file-algorithm'
-  | 'digest.file-missing'
-  | 'digest.file-mismatch'
-  | 'digest.payload-missing'
-  | 'digest.payload-mismatch';
+import type { PayloadErrorCode } from '../protocol/error-codes.ts';
+export type { PayloadErrorCode };
 
 /** RPMFILE_GHOST (rpm include/rpm/rpmfiles.h): listed in the header, absent from the payload. */
 export const RPMFILE_GHOST = 1 << 6;

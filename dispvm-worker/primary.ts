@@ -36,31 +36,8 @@ import {
   type RepomdData,
 } from './repomd.ts';
 import { scanXml } from './xml.ts';
-
-export type PrimaryErrorCode =
-  | 'primary.compression'
-  | 'primary.decompress'
-  | 'primary.too-large'
-  | 'primary.size'
-  | 'primary.checksum'
-  | 'primary.open-size'
-  | 'primary.open-checksum'
-  | 'primary.root'
-  | 'primary.unknown-element'
-  | 'primary.package-type'
-  | 'primary.package-count'
-  | 'primary.missing'
-  | 'primary.duplicate'
-  | 'primary.field-too-long'
-  | 'primary.name'
-  | 'primary.arch'
-  | 'primary.evr'
-  | 'primary.number'
-  | 'primary.checksum-type'
-  | 'primary.checksum-value'
-  | 'primary.href'
-  /** Not thrown: the last query warning when more entries were skipped than a query carries. */
-  | 'primary.more-skipped';
+import type { PrimaryErrorCode } from '../protocol/error-codes.ts';
+export type { PrimaryErrorCode };
 
 /** Largest compressed primary file accepted (Fedora's full primary.xml.zst is ~15 MiB). */
 export const MAX_PRIMARY_COMPRESSED_BYTES = 64 * 1024 * 1024;

@@ -16,26 +16,8 @@ import * as openpgp from 'openpgp';
 import { ParseError, VerificationError } from '../protocol/index.ts';
 import { checkHref } from './metadata-href.ts';
 import { parseXmlTree, type XmlElement } from './xml.ts';
-
-export type RepomdErrorCode =
-  | 'repomd.too-large'
-  | 'repomd.elements'
-  | 'repomd.root'
-  | 'repomd.unknown-element'
-  | 'repomd.duplicate'
-  | 'repomd.missing'
-  | 'repomd.type'
-  | 'repomd.href'
-  | 'repomd.checksum-type'
-  | 'repomd.checksum-value'
-  | 'repomd.number'
-  | 'repomd.data-count';
-
-export type RepomdSignatureErrorCode =
-  | 'repomd.signature.malformed'
-  | 'repomd.signature.no-keys'
-  | 'repomd.signature.unknown-key'
-  | 'repomd.signature.bad';
+import type { RepomdErrorCode, RepomdSignatureErrorCode } from '../protocol/error-codes.ts';
+export type { RepomdErrorCode, RepomdSignatureErrorCode };
 
 /** Largest repomd.xml accepted; Fedora's, with a dozen data types, is under 10 KiB. */
 export const MAX_REPOMD_BYTES = 1024 * 1024;
@@ -99,7 +81,7 @@ const DATA_CHILDREN = new Set([
 const TOP_CHILDREN = new Set(['revision', 'tags', 'data']);
 
 /** Reads a checksum element: type attribute among METADATA_CHECKSUM_TYPES, hex value of the right length. */
-export function readChecksum(element: XmlElement, prefix: string): MetadataChecksum {
+export function readChecksum(element: XmlElement, prefix: 'repomd'): MetadataChecksum {
   const type = element.attributes.get('type');
   if (type === undefined)
     throw new ParseError(`${prefix}.checksum-type`, 'checksum without type', element.offset);
@@ -118,7 +100,7 @@ export function readChecksum(element: XmlElement, prefix: string): MetadataCheck
   return { type: t, value };
 }
 
-function readNumber(element: XmlElement, prefix: string): number {
+function readNumber(element: XmlElement, prefix: 'repomd'): number {
   const text = element.text.trim();
   if (!/^[0-9]+$/.test(text) || text.length > MAX_NUMBER_DIGITS) {
     throw new ParseError(`${prefix}.number`, `${element.name} is not a decimal count`, element.offset);

@@ -13,18 +13,8 @@
  * normalisation of literal whitespace (3.3.3). Names are restricted to ASCII.
  */
 import { ParseError } from '../protocol/index.ts';
-
-export type XmlErrorCode =
-  | 'xml.doctype'
-  | 'xml.entity'
-  | 'xml.encoding'
-  | 'xml.char'
-  | 'xml.syntax'
-  | 'xml.reference'
-  | 'xml.mismatched-tag'
-  | 'xml.depth'
-  | 'xml.attributes'
-  | 'xml.name';
+import type { ErrorCode, XmlErrorCode } from '../protocol/error-codes.ts';
+export type { XmlErrorCode };
 
 /** Deepest element nesting accepted; rpm-md documents nest five or six levels. */
 export const MAX_XML_DEPTH = 32;
@@ -287,7 +277,7 @@ export interface XmlElement {
 }
 
 /** Builds a tree, refusing documents with more than `maxElements` elements. */
-export function parseXmlTree(bytes: Uint8Array, maxElements: number, tooManyCode: string): XmlElement {
+export function parseXmlTree(bytes: Uint8Array, maxElements: number, tooManyCode: ErrorCode): XmlElement {
   const stack: XmlElement[] = [];
   let root: XmlElement | undefined;
   let count = 0;

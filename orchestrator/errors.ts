@@ -3,78 +3,11 @@
  * `--json` error objects.
  */
 import { TmplError, VerificationError } from '../protocol/errors.ts';
-
-export type OrchestratorErrorCode =
-  | 'qubes.no-admin-api'
-  | 'qubes.communication'
-  | 'qubes.vm-not-found'
-  | 'qubes.vm-already-exists'
-  | 'qubes.vm-not-halted'
-  | 'qubes.vm-not-running'
-  | 'qubes.vm-in-use'
-  | 'qubes.no-such-property'
-  | 'qubes.feature-not-found'
-  | 'qubes.tag-not-found'
-  | 'qubes.label-not-found'
-  | 'qubes.value'
-  | 'qubes.storage'
-  | 'qubes.permission-denied'
-  | 'qubes.protocol'
-  | 'qubes.exception'
-  | 'qrexec.refused'
-  | 'qrexec.failed'
-  | 'lock.held'
-  | 'worker.failed'
-  | 'worker.protocol'
-  | 'worker.timeout'
-  | 'worker.too-slow'
-  | 'worker.deadline'
-  | 'worker.reported-error'
-  | 'worker.missing-dependency'
-  | 'import.failed'
-  | 'image.empty'
-  | 'pool.no-space'
-  | 'template.not-found'
-  | 'template.not-managed'
-  | 'template.name-taken'
-  | 'template.conf'
-  | 'template.appmenu'
-  | 'template.not-reverted'
-  | 'template.post-install'
-  | 'template.rollback'
-  | 'metadata.rollback'
-  | 'metadata.max-age'
-  | 'metadata.signature'
-  | 'metadata.revision'
-  | 'metadata.evidence'
-  | 'metadata.state'
-  | 'config.repo'
-  | 'config.keyring'
-  | 'download.write'
-  | 'usage'
-  | 'cancelled'
-  | 'interrupted';
-
-/**
- * Codes of the VerificationError refusing a validly signed package whose content is not what the
- * Qubes builder makes (template-layout.ts from the signed header, image-stream.ts for the image
- * tar's member name).
- */
-export type TemplateLayoutErrorCode =
-  | 'package.not-template'
-  | 'package.bad-name'
-  | 'package.file-too-large'
-  | 'package.parts'
-  | 'template.layout.outside'
-  | 'template.layout.file-type'
-  | 'template.layout.link'
-  | 'template.layout.unknown'
-  | 'template.layout.ghost'
-  | 'template.layout.duplicate'
-  | 'template.image-name';
+import type { OrchestratorErrorCode, PackageCheckErrorCode } from '../protocol/error-codes.ts';
+export type { OrchestratorErrorCode, PackageCheckErrorCode };
 
 /** The VerificationError of a layout refusal, its code checked against the union. */
-export function layoutError(code: TemplateLayoutErrorCode, message: string): VerificationError {
+export function layoutError(code: PackageCheckErrorCode, message: string): VerificationError {
   return new VerificationError(code, message);
 }
 
@@ -90,7 +23,7 @@ export class OrchestratorError extends TmplError {
  * An exception reported by qubesd (`2\0Type\0traceback\0format\0args...\0`). `qubesType` is the
  * Python class name, kept for messages; `code` is the stable mapping of it.
  */
-export class QubesApiError extends OrchestratorError {
+export class QubesdError extends OrchestratorError {
   readonly qubesType: string;
 
   constructor(qubesType: string, message: string) {

@@ -1,3 +1,7 @@
+/**
+ * What other folders (sim/, the library entry index.ts) may use of the orchestrator: repository
+ * configuration, package verification, and the Admin API client the demo talks to Qubes with.
+ */
 export {
   DEFAULT_REPO_FILES_GLOB,
   expandRepoFilePaths,
@@ -21,3 +25,6 @@ export {
   type PackageVerdict,
   type VerifyPackageOptions,
 } from './verify/package-file.ts';
+export { AdminClient } from './qubes/admin-client.ts';
+export { createTransport } from './qubes/admin-transport.ts';
+export { resolveQubesEnvironment, type QubesEnvironment } from './qubes/environment.ts';

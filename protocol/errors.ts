@@ -1,14 +1,18 @@
 /**
  * Error classes shared by both sides of the trust boundary.
  *
- * Every error carries a stable `code`; tests and the CLI's exit-code mapping rely on the code,
- * never on the message text.
+ * Every error carries a stable `code` from the one list of codes (error-codes.ts), so a misspelt
+ * code fails the type check; tests and the CLI's exit-code mapping rely on the code, never on the
+ * message text.
  */
+import type { ErrorCode } from './error-codes.ts';
+
+export type { ErrorCode };
 
 export class TmplError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
 
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
     this.code = code;
@@ -22,7 +26,7 @@ export class TmplError extends Error {
 export class ParseError extends TmplError {
   readonly offset: number;
 
-  constructor(code: string, message: string, offset: number, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, offset: number, options?: { cause?: unknown }) {
     super(code, `${message} (at byte ${offset})`, options);
     this.offset = offset;
   }

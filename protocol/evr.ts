@@ -7,17 +7,10 @@
  */
 import { ParseError } from './errors.ts';
 import { MAX_EPOCH, MAX_VERSION_LENGTH } from './limits.ts';
+import type { EvrErrorCode } from './error-codes.ts';
+export type { EvrErrorCode };
 
 export { MAX_EPOCH };
-
-export type EvrErrorCode =
-  | 'evr.empty'
-  | 'evr.too-long'
-  | 'evr.epoch'
-  | 'evr.epoch-range'
-  | 'evr.version'
-  | 'evr.release'
-  | 'evr.charset';
 
 /**
  * Longest EVR string accepted (epoch, colon, version, dash and release together); version and

@@ -1,4 +1,4 @@
-export { TmplError, ParseError, VerificationError } from './errors.ts';
+export { TmplError, ParseError, VerificationError, type ErrorCode } from './errors.ts';
 export { displayLine, quotedLine, MAX_DISPLAY_LINE_LENGTH, TRUNCATION_MARKER } from './display-text.ts';
 export * from './limits.ts';
 export * from './frames.ts';

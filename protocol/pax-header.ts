@@ -5,7 +5,7 @@
  * The parser is strict: canonical decimal lengths, no empty keywords, printable ASCII keywords,
  * a newline exactly where the length says, and no bytes left over.
  */
-import { ParseError } from './errors.ts';
+import { ParseError, type ErrorCode } from './errors.ts';
 
 export interface PaxRecord {
   readonly keyword: string;
@@ -83,7 +83,7 @@ export function paxText(record: PaxRecord): string {
 }
 
 /** Canonical unsigned decimal: digits only, no leading zero, at most `max`. */
-export function parseDecimal(text: string, max: number, code: string, offset: number): number {
+export function parseDecimal(text: string, max: number, code: ErrorCode, offset: number): number {
   if (!/^(0|[1-9][0-9]{0,15})$/.test(text)) {
     throw new ParseError(
       code,

@@ -43,41 +43,10 @@ export {
   MAX_PAX_HEADER_SIZE,
   MAX_END_PADDING,
 } from './sparse-limits.ts';
+import type { SparseTarErrorCode } from './error-codes.ts';
+export type { SparseTarErrorCode };
 
 export type SparseTarFormat = 'gnu-sparse' | 'pax-0.0' | 'pax-0.1' | 'pax-1.0' | 'plain';
-
-/** Stable error codes of this reader (ParseError.code). */
-export type SparseTarErrorCode =
-  | 'sparse.truncated'
-  | 'sparse.no-member'
-  | 'sparse.second-member'
-  | 'sparse.trailing-garbage'
-  | 'sparse.end-padding'
-  | 'sparse.header-checksum'
-  | 'sparse.header-magic'
-  | 'sparse.number'
-  | 'sparse.number-non-canonical'
-  | 'sparse.size-limit'
-  | 'sparse.member-link'
-  | 'sparse.member-device'
-  | 'sparse.member-directory'
-  | 'sparse.member-fifo'
-  | 'sparse.member-type'
-  | 'sparse.name'
-  | 'sparse.long-name'
-  | 'sparse.pax-size'
-  | 'sparse.pax-record'
-  | 'sparse.pax-value'
-  | 'sparse.pax-keyword'
-  | 'sparse.pax-conflict'
-  | 'sparse.pax-global'
-  | 'sparse.sparse-version'
-  | 'sparse.sparse-map'
-  | 'sparse.extent-count'
-  | 'sparse.extent-order'
-  | 'sparse.extent-overlap'
-  | 'sparse.extent-past-size'
-  | 'sparse.extent-size-mismatch';
 
 export interface SparseMemberEvent {
   readonly type: 'member';

@@ -1,19 +1,19 @@
 /**
  * The `tmpl` command line. The only place that turns errors into exit codes and messages.
  *
- * Exit codes: 0 success (also "already installed"); 1 a failure (verification, worker, Qubes,
- * lock held, cancelled); 2 a usage error or a template that was not found; 128 + the signal's
- * number when SIGINT, SIGTERM or SIGHUP interrupted the run (130, 143, 129; interrupt.ts).
+ * Exit codes: 0 success (also "already installed"); otherwise the status the error catalogue
+ * (../error-catalogue.ts) gives the error's code: 1 a failure (verification, worker, Qubes, lock
+ * held, cancelled); 2 a usage error or a template that was not found; 128 + the signal's number
+ * when SIGINT, SIGTERM or SIGHUP interrupted the run (130, 143, 129; interrupt.ts).
  */
 import { commands } from './commands/index.ts';
 import { formatOptionsHelp, GLOBAL_OPTIONS, parseArgs, flag, type ParsedArgs } from './arguments.ts';
 import { TmplError } from '../../protocol/errors.ts';
 import { OrchestratorError } from '../errors.ts';
+import { exitStatusOf } from '../error-catalogue.ts';
 import { displayLine } from '../../protocol/display-text.ts';
 import { tmplVersion } from './version.ts';
 import { InterruptedError, interruptionOr, trapInterrupts } from './interrupt.ts';
-
-const USAGE_EXIT_CODES = new Set(['usage', 'template.not-found', 'qubes.no-admin-api']);
 
 /** What `tmpl --help` says tmpl does; the man page (docs.ts) opens with the same words. */
 export const PROGRAM_DESCRIPTION = [
@@ -40,7 +40,8 @@ function usage(): string {
 
 export function exitCodeFor(error: unknown): number {
   if (error instanceof InterruptedError) return error.exitCode;
-  return error instanceof TmplError && USAGE_EXIT_CODES.has(error.code) ? 2 : 1;
+  // The statuses are in the catalogue, with what each code means (docs/error-codes.md).
+  return error instanceof TmplError ? exitStatusOf(error.code) : 1;
 }
 
 export async function main(argv: readonly string[]): Promise<number> {

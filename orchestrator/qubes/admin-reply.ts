@@ -4,7 +4,7 @@
  * the daemon failed or refused (PermissionDenied closes the connection without a reply).
  */
 import { displayLine } from '../../protocol/display-text.ts';
-import { OrchestratorError, QubesApiError } from '../errors.ts';
+import { OrchestratorError, QubesdError } from '../errors.ts';
 
 /** Largest reply we read: admin.vm.List on a big system is tens of KiB; the cap bounds memory. */
 export const MAX_ADMIN_REPLY_BYTES = 16 * 1024 * 1024;
@@ -33,7 +33,7 @@ export function parseAdminReply(reply: Uint8Array, what: string): Buffer {
 }
 
 function throwQubes(type: string, message: string): never {
-  throw new QubesApiError(
+  throw new QubesdError(
     /^[A-Za-z][A-Za-z0-9_]{0,80}$/.test(type) ? type : 'QubesException',
     displayLine(message),
   );

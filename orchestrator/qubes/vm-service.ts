@@ -3,7 +3,9 @@ import { spawn } from 'node:child_process';
 import { quotedLine } from '../../protocol/display-text.ts';
 import { OrchestratorError } from '../errors.ts';
 import type { QubesEnvironment } from './environment.ts';
-import { QREXEC_CONNECT_TIMEOUT_S } from '../worker/session.ts';
+
+/** Seconds qrexec-client waits for the VM's qrexec agent (its -w option). */
+export const QREXEC_CONNECT_TIMEOUT_S = 60;
 
 /** Output kept from a service for the error message. */
 const MAX_SERVICE_OUTPUT = 64 * 1024;

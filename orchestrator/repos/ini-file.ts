@@ -12,19 +12,8 @@
  * Unlike libdnf, which silently merges a repeated section, a repeated section is an error here.
  */
 import { ParseError } from '../../protocol/index.ts';
-
-export type IniErrorCode =
-  | 'repo-config.too-large'
-  | 'repo-config.encoding'
-  | 'repo-config.missing-section'
-  | 'repo-config.missing-bracket'
-  | 'repo-config.empty-section'
-  | 'repo-config.text-after-section'
-  | 'repo-config.continuation'
-  | 'repo-config.missing-key'
-  | 'repo-config.missing-equal'
-  | 'repo-config.duplicate-section'
-  | 'repo-config.too-many-sections';
+import type { IniErrorCode } from '../../protocol/error-codes.ts';
+export type { IniErrorCode };
 
 /** Largest .repo file read; Qubes' own is under 2 KiB. */
 export const MAX_INI_FILE_BYTES = 256 * 1024;

@@ -6,7 +6,9 @@
 import { compareEvrParts } from '../../protocol/evr.ts';
 import type { PackageListing } from '../../protocol/messages.ts';
 import { matchesSpec, templateNameOfPackage } from '../../protocol/spec-match.ts';
-import type { InstallMode } from '../transaction/install-template.ts';
+
+/** What an install asks for: the package choice depends on it (select). */
+export type InstallMode = 'install' | 'reinstall' | 'upgrade' | 'downgrade';
 
 export interface Candidate extends PackageListing {
   readonly templateName: string;

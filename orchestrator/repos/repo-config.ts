@@ -19,18 +19,8 @@ import {
   ParseError,
 } from '../../protocol/index.ts';
 import { parseIni, type IniSection } from './ini-file.ts';
-
-export type RepoConfigErrorCode =
-  | 'repo-config.repo-id'
-  | 'repo-config.bool'
-  | 'repo-config.seconds'
-  | 'repo-config.url'
-  | 'repo-config.too-many'
-  | 'repo-config.duplicate-repo'
-  | 'repo-config.missing-file'
-  | 'repo-config.glob'
-  | 'repo-config.max-age'
-  | 'repo-config.max-age-action';
+import type { RepoConfigErrorCode } from '../../protocol/error-codes.ts';
+export type { RepoConfigErrorCode };
 
 /** Where qvm-template looks by default. */
 export const DEFAULT_REPO_FILES_GLOB = '/etc/qubes/repo-templates/*.repo';

@@ -29,6 +29,7 @@ import { planTemplateConfiguration, type TemplateConfigurationPlan } from './tem
 import { runVmService } from '../qubes/vm-service.ts';
 import { startWorker, type WorkerPlacement, type WorkerSession } from '../worker/session.ts';
 import { sendRequest } from '../worker/request.ts';
+import type { InstallMode } from '../repos/package-choice.ts';
 
 export const TEMPLATE_LABEL = 'black';
 
@@ -45,7 +46,7 @@ export interface InstallContext {
   readonly onProgress?: (template: string, stage: string, done: number, total: number | undefined) => void;
 }
 
-export type InstallMode = 'install' | 'reinstall' | 'upgrade' | 'downgrade';
+export type { InstallMode };
 
 export interface InstallOptions {
   readonly mode: InstallMode;

@@ -24,7 +24,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type * as openpgp from 'openpgp';
 import { ByteReader } from '../../protocol/byte-reader.ts';
-import { TmplError, VerificationError } from '../../protocol/errors.ts';
+import { TmplError, VerificationError, type ErrorCode } from '../../protocol/errors.ts';
 import { packageInfo } from '../../protocol/rpm-info.ts';
 import { readPackageHead, type PackageHead } from '../../protocol/rpm-package.ts';
 import {
@@ -54,7 +54,7 @@ export interface PackageVerdict {
   /** Whether signatures were part of the check (false with nogpgcheck). */
   readonly signaturesChecked: boolean;
   /** Set when ok is false: the stable code and a reason. */
-  readonly error?: { readonly code: string; readonly message: string };
+  readonly error?: { readonly code: ErrorCode; readonly message: string };
   /** Issuer key id and primary-key fingerprint of the verified header signature. */
   readonly keyId?: string;
   readonly fingerprint?: string;

@@ -17,10 +17,10 @@ import type { AdminClient } from '../qubes/admin-client.ts';
 import { registerCleanup, resolveCleanup } from '../transaction/cleanup-journal.ts';
 import { OrchestratorError } from '../errors.ts';
 import type { QubesEnvironment } from '../qubes/environment.ts';
+import { QREXEC_CONNECT_TIMEOUT_S } from '../qubes/vm-service.ts';
 
+export { QREXEC_CONNECT_TIMEOUT_S };
 export const WORKER_SERVICE = 'tmpl.Worker';
-/** Seconds qrexec-client waits for the disposable's qrexec agent (its -w option). */
-export const QREXEC_CONNECT_TIMEOUT_S = 60;
 
 /** Longest line of the worker's stderr that reaches the debug log (characters, escaped). */
 const MAX_LOGGED_WORKER_LINE = 2000;

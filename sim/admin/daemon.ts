@@ -13,6 +13,7 @@ import { PROPERTY_METHODS } from './methods-props.ts';
 import { VM_METHODS } from './methods-vm.ts';
 import { INTERNAL_METHODS, VOLUME_METHODS } from './methods-volume.ts';
 import { QubesModel } from './model.ts';
+import { PROPERTY_READER } from './properties.ts';
 import { defaultInternalSocketPath } from './paths.ts';
 import { loadState, saveState } from './state.ts';
 import { removeFromDisk } from './storage.ts';
@@ -77,7 +78,7 @@ async function bootReset(model: QubesModel, log: Logger): Promise<void> {
 
 export async function startAdminDaemon(options: AdminDaemonOptions): Promise<AdminDaemon> {
   const log = options.logger ?? pino({ level: 'silent' });
-  const model = new QubesModel(options.dir, await loadState(options.dir));
+  const model = new QubesModel(options.dir, await loadState(options.dir), PROPERTY_READER);
   const hooks = options.hooks ?? {};
   let saving: Promise<void> = Promise.resolve();
   // Saves run one after another and each serialises the state when it starts, so the last one

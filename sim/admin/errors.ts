@@ -8,9 +8,8 @@
  * an AssertionError): qubesd then aborts the connection and the client reads an empty reply.
  */
 import { TmplError } from '../../protocol/errors.ts';
-
-export type SimAdminErrorCode =
-  'sim.admin.qubes-exception' | 'sim.admin.unhandled' | 'sim.admin.state' | 'sim.admin.socket';
+import type { SimAdminErrorCode } from '../../protocol/error-codes.ts';
+export type { SimAdminErrorCode };
 
 export class QubesApiError extends TmplError {
   readonly excType: string;

@@ -3,15 +3,29 @@
  * exceptions, power states, labels, pools and the VM-reference graph.
  */
 import { exc } from './errors.ts';
-import type { LabelState, PoolState, QubesState, VmState } from './state.ts';
+import type { LabelState, PoolState, PropValue, QubesState, VmState } from './state.ts';
 
 export type Holder = { readonly kind: 'app' } | { readonly kind: 'vm'; readonly vm: VmState };
 export const APP: Holder = { kind: 'app' };
+
+/**
+ * How the property engine reads a property (properties.ts getValue, getVmRef). The model carries
+ * it so that the property tables' defaults and setters can read other properties without
+ * importing the engine, which imports the tables (property-types.ts).
+ */
+export interface PropertyReader {
+  /** The value, or undefined where Python raises AttributeError (no value, no default). */
+  value(model: QubesModel, holder: Holder, name: string): PropValue | undefined;
+  /** A VM-valued property, resolved to the VM (null for None or unset). */
+  vmRef(model: QubesModel, holder: Holder, name: string): VmState | null;
+}
 
 export class QubesModel {
   constructor(
     readonly dir: string,
     public state: QubesState,
+    /** The property engine's reader (properties.ts PROPERTY_READER). */
+    readonly properties: PropertyReader,
   ) {}
 
   findVm(name: string): VmState | undefined {

@@ -6,7 +6,8 @@
 import { exc, pyRepr } from './errors.ts';
 import type { Holder, QubesModel } from './model.ts';
 import { ascii, isAscii, isPrintable, parsePythonInt, parseQubesBool, validateVmName } from './names.ts';
-import { propertyDefs, type PropDef } from './property-defs.ts';
+import { propertyDefs } from './property-defs.ts';
+import type { PropDef, PropertyReader } from './property-types.ts';
 import type { PropValue, VmState } from './state.ts';
 
 export function holderName(holder: Holder): string {
@@ -56,6 +57,9 @@ export function getVmRef(model: QubesModel, holder: Holder, name: string): VmSta
   const value = getValue(model, holder, name);
   return typeof value === 'string' && value !== '' ? (model.findVm(value) ?? null) : null;
 }
+
+/** The reader the model is built with: the definitions' defaults and setters read through it. */
+export const PROPERTY_READER: PropertyReader = { value: getValue, vmRef: getVmRef };
 
 export function renderValue(value: PropValue): string {
   if (value === null) return '';

@@ -14,7 +14,7 @@ import {
 } from './property-helpers.ts';
 import { ADMIN_VM, APP_VM, DISP_VM, QUBES_VM, TEMPLATE_FOR_DISPVMS } from './vm-property-defs.ts';
 
-export type { PropDef, PropType } from './property-helpers.ts';
+export type { PropDef, PropType } from './property-types.ts';
 
 function globalVm(name: string, extra: Partial<PropDef> = {}): PropDef {
   return { name, type: 'vm', allowNone: true, default: () => null, ...extra };

@@ -1,28 +1,22 @@
 /**
- * Building blocks of the property tables: the property description, Qubes' defaults, and the
- * setters several classes share (qubes/vm/__init__.py, qubes/vm/qubesvm.py, qubes/app.py).
+ * Building blocks of the property tables: Qubes' defaults, and the setters several classes share
+ * (qubes/vm/__init__.py, qubes/vm/qubesvm.py, qubes/app.py). Values of other properties are read
+ * through the model's reader (property-types.ts), not by importing the engine.
  */
 import { exc, pyRepr } from './errors.ts';
 import type { Holder, QubesModel } from './model.ts';
-import { getValue, getVmRef } from './properties.ts';
-import type { PropValue, VmClass, VmState } from './state.ts';
+import type { PropValue, VmState } from './state.ts';
 
-export type PropType = 'vm' | 'int' | 'bool' | 'label' | 'str';
+export type { PropDef, PropType } from './property-types.ts';
 
-export interface PropDef {
-  readonly name: string;
-  readonly type: PropType;
-  /** Absent: no default, reading an unset value is Python's AttributeError. */
-  readonly default?: (model: QubesModel, holder: Holder) => PropValue;
-  /** A stateless property, computed on every read and never set. */
-  readonly computed?: (model: QubesModel, holder: Holder) => PropValue;
-  /** qubes.property.forbidden as the setter. */
-  readonly forbidden?: boolean;
-  readonly allowNone?: boolean;
-  readonly vmClasses?: readonly VmClass[];
-  /** The setter and the property-pre-set handlers; returns the value to store. */
-  readonly check?: (model: QubesModel, holder: Holder, value: PropValue) => PropValue;
-  readonly beforeReset?: (model: QubesModel, holder: Holder) => void;
+/** Another property's value, read through the engine the model was given. */
+export function getValue(model: QubesModel, holder: Holder, name: string): PropValue | undefined {
+  return model.properties.value(model, holder, name);
+}
+
+/** Another VM-valued property, resolved to the VM (null for None or unset). */
+export function getVmRef(model: QubesModel, holder: Holder, name: string): VmState | null {
+  return model.properties.vmRef(model, holder, name);
 }
 
 /** qubes.config.defaults */

@@ -6,6 +6,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { addNewVm } from './lifecycle.ts';
 import { QubesModel } from './model.ts';
+import { PROPERTY_READER } from './properties.ts';
 import { saveState, type PropValue, type QubesState } from './state.ts';
 
 const GiB = 1024 * 1024 * 1024;
@@ -109,7 +110,7 @@ export async function seedState(dir: string): Promise<QubesState> {
       },
     ],
   };
-  const model = new QubesModel(root, state);
+  const model = new QubesModel(root, state, PROPERTY_READER);
   state.props = { default_pool: 'varlibqubes', default_kernel: SEED_KERNEL };
 
   const add = async (

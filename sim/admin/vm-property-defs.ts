@@ -4,9 +4,9 @@
  * and qubes/vm/adminvm.py.
  */
 import { exc } from './errors.ts';
-import { getValue } from './properties.ts';
 import {
   app,
+  getValue,
   connectedVms,
   DEFAULT_MAXMEM_MIB,
   DEFAULT_MEMORY_MIB,

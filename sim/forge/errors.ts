@@ -1,13 +1,7 @@
 /** Errors the template forge raises; codes are stable for tests and the CLI. */
 import { TmplError } from '../../protocol/errors.ts';
-
-export type ForgeErrorCode =
-  | 'forge.cpio-size'
-  | 'forge.compressor-unavailable'
-  | 'forge.compressor-failed'
-  | 'forge.bad-option'
-  | 'forge.image-size'
-  | 'forge.package-read';
+import type { ForgeErrorCode } from '../../protocol/error-codes.ts';
+export type { ForgeErrorCode };
 
 export class ForgeError extends TmplError {
   declare readonly code: ForgeErrorCode;

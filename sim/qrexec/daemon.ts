@@ -17,6 +17,10 @@
  *
  * Exit statuses the caller sees: the service's; 126 when policy refused; 127 when the target has
  * no such service; 125 for any other failure (qrexec's QREXEC_EXIT_PROBLEM).
+ *
+ * The daemon is one class (SimQrexecDaemon) holding its sockets, calls and disposables in private
+ * fields; how a service is launched is in service-launch.ts. Over 300 lines: the options and the
+ * class are one unit a reader needs together.
  */
 import fs from 'node:fs';
 import net from 'node:net';
@@ -26,41 +30,31 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { adminCall, fetchSystemInfo } from './admin-call.ts';
 import { ClientConnection } from './connection.ts';
-import {
-  adminSocketEndpoint,
-  failureEndpoint,
-  inProcessEndpoint,
-  spawnEndpoint,
-  type Endpoint,
-} from './endpoints.ts';
+import { failureEndpoint, type Endpoint } from './endpoints.ts';
 import { AccessDenied, QrexecError } from './errors.ts';
-import { applyFeaturesRequest, MAX_FEATURES_REQUEST_BYTES } from './features-request.ts';
 import { parseHello, splitServiceCall, type Hello } from './hello.ts';
 import { DEFAULT_SANDBOX_TMP_BYTES } from './limits.ts';
-import { evaluatePolicy, type AskAnswer } from './policy-evaluate.ts';
+import { evaluatePolicy, type AskAnswer, type PolicyDecision } from './policy-evaluate.ts';
 import { loadPolicyDirs } from './policy-loader.ts';
 import type { SystemInfo } from './policy-tokens.ts';
-import { bubblewrapArgs, probeBubblewrap, SANDBOX_QREXEC_DIR, type BubblewrapProbe } from './sandbox.ts';
+import { probeBubblewrap, type BubblewrapProbe } from './sandbox.ts';
+import {
+  dom0Endpoint,
+  EXIT_SERVICE_NOT_FOUND,
+  QREXEC_SOCKET_NAME,
+  vmServiceEndpoint,
+  type LaunchSettings,
+  type ServiceCall,
+} from './service-launch.ts';
 import { lookupService, readServiceTable } from './service-table.ts';
 
-export const QREXEC_SOCKET_NAME = 'qrexec.sock';
+export { EXIT_SERVICE_NOT_FOUND, QREXEC_SOCKET_NAME };
 export const EXIT_REFUSED = 126;
 export const EXIT_PROBLEM = 125;
-export const EXIT_SERVICE_NOT_FOUND = 127;
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const BASE_POLICY_DIR = path.join(REPO_ROOT, 'sim/qrexec/base-policy');
 export const REPO_POLICY_DIR = path.join(REPO_ROOT, 'qrexec-policy');
-
-/** The PATH a VM's service starts with, as in a template. */
-const VM_PATH = ['/usr/local/bin', '/usr/bin', '/bin'];
-/**
- * The simulated templates have the Node.js the simulator runs on: when that is not one of the
- * system's (a Node from a version manager or from the registry, as in the Node 22 test run), its
- * directory comes first in a service's PATH and the binary is bound read-only into the sandbox,
- * so `node` in a VM (tmpl.Worker's `exec node ...`) and argv naming process.execPath both run it.
- */
-const VM_NODE_DIR = VM_PATH.includes(path.dirname(process.execPath)) ? null : path.dirname(process.execPath);
 
 export interface QrexecDaemonOptions {
   /** The simulator's state directory. */
@@ -109,49 +103,118 @@ function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-export async function startQrexecDaemon(options: QrexecDaemonOptions): Promise<QrexecDaemon> {
-  const repoRoot = options.repoRoot ?? REPO_ROOT;
-  const socketPath = options.socketPath ?? path.join(options.dir, QREXEC_SOCKET_NAME);
-  const policyDirs = options.policyDirs ?? [
-    path.join(options.dir, 'policy.d'),
-    REPO_POLICY_DIR,
-    BASE_POLICY_DIR,
-  ];
-  const importScriptDir = options.importScriptDir ?? path.join(repoRoot, 'sim/bin');
-  const tmpBytes = options.sandboxTmpBytes ?? DEFAULT_SANDBOX_TMP_BYTES;
-  const log = options.logger;
-  const warn = (text: string): void => {
-    if (log) log.warn(text);
-    else process.stderr.write(`tmpl-sim qrexec: warning: ${text}\n`);
-  };
+type CallHello = Extract<Hello, { kind: 'call' }>;
+type ExecHello = Extract<Hello, { kind: 'exec' }>;
 
-  let probe: BubblewrapProbe = { available: false, path: 'bwrap', reason: 'disabled' };
-  if (options.sandbox !== 'none') {
-    probe = probeBubblewrap(repoRoot, options.bubblewrapPath);
+/** A call to run in a VM, with the system as it was when the call was decided. */
+interface VmCall extends ServiceCall {
+  readonly vm: string;
+  readonly info: SystemInfo;
+}
+
+/** The daemon; `startQrexecDaemon` makes one and waits until it listens. */
+export class SimQrexecDaemon implements QrexecDaemon {
+  readonly socketPath: string;
+  readonly #options: QrexecDaemonOptions;
+  readonly #launch: LaunchSettings;
+  readonly #policyDirs: readonly string[];
+  /** Holds the per-call sockets of VM services. */
+  readonly #socketRoot: string;
+  readonly #connections = new Set<Promise<void>>();
+  readonly #servers = new Set<net.Server>();
+  readonly #disposables = new Set<string>();
+  readonly #liveConnections = new Set<ClientConnection>();
+  /** The services running in each VM, for stopVm. */
+  readonly #running = new Map<string, Set<Endpoint>>();
+  #callCounter = 0;
+  #main: net.Server | null = null;
+
+  constructor(options: QrexecDaemonOptions) {
+    this.#options = options;
+    const repoRoot = options.repoRoot ?? REPO_ROOT;
+    this.socketPath = options.socketPath ?? path.join(options.dir, QREXEC_SOCKET_NAME);
+    this.#policyDirs = options.policyDirs ?? [
+      path.join(options.dir, 'policy.d'),
+      REPO_POLICY_DIR,
+      BASE_POLICY_DIR,
+    ];
+    this.#launch = {
+      stateDir: options.dir,
+      adminSocketPath: options.adminSocketPath,
+      repoRoot,
+      importScriptDir: options.importScriptDir ?? path.join(repoRoot, 'sim/bin'),
+      tmpBytes: options.sandboxTmpBytes ?? DEFAULT_SANDBOX_TMP_BYTES,
+      probe: this.#probeSandbox(repoRoot),
+    };
+    this.#socketRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'tmpl-qrexec-'));
+  }
+
+  get sandboxed(): boolean {
+    return this.#launch.probe.available;
+  }
+
+  /** Starts listening on the socket (replacing a stale one). */
+  async listen(): Promise<void> {
+    fs.rmSync(this.socketPath, { force: true });
+    const main = net.createServer((socket) => this.#accept(socket, null));
+    this.#main = main;
+    await new Promise<void>((resolve, reject) => {
+      main.once('error', reject);
+      main.listen(this.socketPath, resolve);
+    });
+  }
+
+  activeDisposables(): string[] {
+    return [...this.#disposables];
+  }
+
+  stopVm(vm: string): void {
+    for (const endpoint of this.#running.get(vm) ?? []) endpoint.kill();
+  }
+
+  async close(): Promise<void> {
+    this.#main?.close();
+    for (const server of this.#servers) server.close();
+    for (const conn of this.#liveConnections) conn.abort();
+    await Promise.all([...this.#connections]);
+    fs.rmSync(this.#socketRoot, { recursive: true, force: true });
+    fs.rmSync(this.socketPath, { force: true });
+  }
+
+  #probeSandbox(repoRoot: string): BubblewrapProbe {
+    const options = this.#options;
+    if (options.sandbox === 'none') return { available: false, path: 'bwrap', reason: 'disabled' };
+    const probe = probeBubblewrap(repoRoot, options.bubblewrapPath);
     if (!probe.available) {
       if (options.sandbox === 'bubblewrap') {
         throw new QrexecError('qrexec.service', `bubblewrap does not work here: ${probe.reason}`);
       }
-      warn(`bubblewrap unavailable (${probe.reason}); VM services run as plain processes WITHOUT isolation`);
+      this.#warn(
+        `bubblewrap unavailable (${probe.reason}); VM services run as plain processes WITHOUT isolation`,
+      );
     }
+    return probe;
   }
-  const socketRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'tmpl-qrexec-'));
-  const connections = new Set<Promise<void>>();
-  const servers = new Set<net.Server>();
-  const disposables = new Set<string>();
-  const liveConnections = new Set<ClientConnection>();
-  const running = new Map<string, Set<Endpoint>>();
-  let callCounter = 0;
 
-  const admin = (method: string, dest: string, arg?: string): Promise<string> =>
-    adminCall({ socketPath: options.adminSocketPath, method, dest, arg });
+  #warn(text: string): void {
+    if (this.#options.logger) this.#options.logger.warn(text);
+    else process.stderr.write(`tmpl-sim qrexec: warning: ${text}\n`);
+  }
+
+  #admin(method: string, dest: string, arg?: string): Promise<string> {
+    return adminCall({ socketPath: this.#options.adminSocketPath, method, dest, arg });
+  }
+
+  #systemInfo(): Promise<SystemInfo> {
+    return fetchSystemInfo(this.#options.adminSocketPath);
+  }
 
   /** A per-call socket for a VM's service, so calls it makes are attributed to that VM. */
-  async function vmSocket(vm: string): Promise<{ dir: string; server: net.Server }> {
-    const dir = path.join(socketRoot, `${vm}-${++callCounter}`);
+  async #vmSocket(vm: string): Promise<{ dir: string; server: net.Server }> {
+    const dir = path.join(this.#socketRoot, `${vm}-${++this.#callCounter}`);
     fs.mkdirSync(dir, { mode: 0o700 });
-    const server = net.createServer((socket) => accept(socket, vm));
-    servers.add(server);
+    const server = net.createServer((socket) => this.#accept(socket, vm));
+    this.#servers.add(server);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(path.join(dir, QREXEC_SOCKET_NAME), resolve);
@@ -159,148 +222,92 @@ export async function startQrexecDaemon(options: QrexecDaemonOptions): Promise<Q
     return { dir, server };
   }
 
-  async function runVmService(
-    conn: ClientConnection,
-    info: SystemInfo,
-    vm: string,
-    service: string,
-    argument: string,
-    source: string,
-  ): Promise<number> {
-    const table = readServiceTable(options.dir);
-    const entry = lookupService(table, info, vm, service, repoRoot);
+  async #runVmService(conn: ClientConnection, call: VmCall): Promise<number> {
+    const { vm, service } = call;
+    const table = readServiceTable(this.#options.dir);
+    const entry = lookupService(table, call.info, vm, service, this.#launch.repoRoot);
     if (!entry) {
       return conn.run(failureEndpoint(EXIT_SERVICE_NOT_FOUND, `${vm}: service ${service} not found`));
     }
-    const arg = argument.slice(1);
-    const { dir, server } = await vmSocket(vm);
-    const sandboxed = probe.available;
-    const qrexecSocket = path.join(sandboxed ? SANDBOX_QREXEC_DIR : dir, QREXEC_SOCKET_NAME);
-    const env: Record<string, string> = {
-      PATH: (VM_NODE_DIR === null ? VM_PATH : [VM_NODE_DIR, ...VM_PATH]).join(':'),
-      HOME: sandboxed ? '/tmp' : os.tmpdir(),
-      LANG: 'C.UTF-8',
-      QREXEC_REMOTE_DOMAIN: source,
-      QREXEC_SERVICE_FULL_NAME: `${service}${argument === '+' ? '' : argument}`,
-      TMPL_SIM_VM_NAME: vm,
-      TMPL_SIM_SOURCE_VM: vm,
-      TMPL_SIM_QREXEC_SOCKET: qrexecSocket,
-      TMPL_QREXEC_CLIENT_VM: path.join(repoRoot, 'sim/bin/qrexec-client-vm.mjs'),
-      ...(arg !== '' ? { QREXEC_SERVICE_ARGUMENT: arg } : {}),
-      ...entry.env,
-    };
-    const argv = [...entry.argv, ...(arg !== '' ? [arg] : [])];
-    const endpoint = sandboxed
-      ? spawnEndpoint(
-          probe.path,
-          bubblewrapArgs(
-            {
-              repoRoot,
-              hide: [options.dir],
-              tmpBytes,
-              readOnlyBinds: [
-                ...(entry.readOnlyBinds ?? []),
-                ...(VM_NODE_DIR === null ? [] : [process.execPath]),
-              ],
-              qrexecDir: dir,
-            },
-            argv,
-          ),
-          { env },
-        )
-      : spawnEndpoint(argv[0]!, argv.slice(1), { env, cwd: os.tmpdir() });
-    const inVm = running.get(vm) ?? new Set<Endpoint>();
-    running.set(vm, inVm.add(endpoint));
+    const { dir, server } = await this.#vmSocket(vm);
+    const endpoint = vmServiceEndpoint(this.#launch, call, { vm, entry, socketDir: dir });
+    const inVm = this.#running.get(vm) ?? new Set<Endpoint>();
+    this.#running.set(vm, inVm.add(endpoint));
     try {
       return await conn.run(endpoint);
     } finally {
       inVm.delete(endpoint);
-      if (inVm.size === 0 && running.get(vm) === inVm) running.delete(vm);
-      servers.delete(server);
+      if (inVm.size === 0 && this.#running.get(vm) === inVm) this.#running.delete(vm);
+      this.#servers.delete(server);
       server.close();
       fs.rmSync(dir, { recursive: true, force: true });
     }
   }
 
-  function dom0Service(service: string, argument: string, source: string, intended: string): Endpoint {
-    const requested = intended === '@default' || intended === '@adminvm' ? 'dom0' : intended;
-    if (service === 'admin.vm.volume.Import' || service === 'admin.vm.volume.ImportWithSize') {
-      return spawnEndpoint(
-        process.execPath,
-        [path.join(importScriptDir, `${service}.mjs`), argument.slice(1)],
-        {
-          env: {
-            ...process.env,
-            QREXEC_REMOTE_DOMAIN: source,
-            QREXEC_REQUESTED_TARGET: requested,
-            QREXEC_REQUESTED_TARGET_TYPE: 'name',
-            QREXEC_SERVICE_FULL_NAME: `${service}${argument}`,
-            QREXEC_SERVICE_ARGUMENT: argument.slice(1),
-            TMPL_SIM_DIR: options.dir,
-            TMPL_QUBESD_SOCKET: options.adminSocketPath,
-          },
-        },
-      );
-    }
-    if (service.startsWith('admin.')) {
-      const header = Buffer.from(`${service}${argument} ${source} name ${requested}\0`, 'ascii');
-      return adminSocketEndpoint(options.adminSocketPath, header);
-    }
-    if (service === 'qubes.FeaturesRequest') {
-      return inProcessEndpoint(MAX_FEATURES_REQUEST_BYTES, async (input, _stdout, stderr) => {
-        const rejected = await applyFeaturesRequest(options.adminSocketPath, source, input);
-        if (rejected.length > 0) stderr.write(`ignored feature requests: ${rejected.join(' ')}\n`);
-        return 0;
-      });
-    }
-    return failureEndpoint(EXIT_SERVICE_NOT_FOUND, `dom0: service ${service} not found`);
-  }
-
-  async function runInDisposable(
-    conn: ClientConnection,
-    template: string,
-    service: string,
-    argument: string,
-    source: string,
-  ): Promise<number> {
+  async #runInDisposable(conn: ClientConnection, template: string, call: ServiceCall): Promise<number> {
     let name: string;
     try {
-      name = (await admin('admin.vm.CreateDisposable', template)).trim();
+      name = (await this.#admin('admin.vm.CreateDisposable', template)).trim();
     } catch (error) {
       conn.fail(EXIT_PROBLEM, `cannot create a disposable from ${template}: ${message(error)}`);
       return EXIT_PROBLEM;
     }
-    disposables.add(name);
+    this.#disposables.add(name);
     try {
       if (conn.closed) return EXIT_PROBLEM;
-      await admin('admin.vm.Start', name);
+      await this.#admin('admin.vm.Start', name);
       if (conn.closed) return EXIT_PROBLEM;
-      const info = await fetchSystemInfo(options.adminSocketPath);
-      return await runVmService(conn, info, name, service, argument, source);
+      const info = await this.#systemInfo();
+      return await this.#runVmService(conn, { ...call, vm: name, info });
     } catch (error) {
       conn.fail(EXIT_PROBLEM, `disposable ${name}: ${message(error)}`);
       return EXIT_PROBLEM;
     } finally {
       // Kill removes a running disposable (auto_cleanup); one that never started is removed.
-      await admin('admin.vm.Kill', name)
-        .catch(() => admin('admin.vm.Remove', name))
-        .catch((error: unknown) => warn(`cannot remove disposable ${name}: ${message(error)}`));
-      disposables.delete(name);
+      await this.#admin('admin.vm.Kill', name)
+        .catch(() => this.#admin('admin.vm.Remove', name))
+        .catch((error: unknown) => this.#warn(`cannot remove disposable ${name}: ${message(error)}`));
+      this.#disposables.delete(name);
     }
   }
 
-  async function handleCall(
+  /** The policy's decision on a call, or null after refusing it. */
+  #decide(
     conn: ClientConnection,
-    hello: Extract<Hello, { kind: 'call' }>,
-    boundVm: string | null,
-  ): Promise<void> {
+    call: ServiceCall,
+    target: string,
+    info: SystemInfo,
+  ): PolicyDecision | null {
+    const { service, argument, source } = call;
+    try {
+      const rules = loadPolicyDirs(this.#policyDirs);
+      const answer = this.#options.askAnswer ?? askAnswerFromEnv();
+      const decision = evaluatePolicy(rules, { service, argument, source, target }, info, answer);
+      const rule = `${decision.rule.file}:${decision.rule.line}`;
+      this.#options.logger?.info(
+        { service, argument, source, target: decision.target, rule },
+        'qrexec call allowed',
+      );
+      return decision;
+    } catch (error) {
+      this.#options.logger?.info(
+        { service, argument, source, target, reason: message(error) },
+        'qrexec call refused',
+      );
+      if (!(error instanceof AccessDenied)) this.#warn(`policy error, call refused: ${message(error)}`);
+      conn.fail(EXIT_REFUSED, 'Request refused');
+      return null;
+    }
+  }
+
+  async #handleCall(conn: ClientConnection, hello: CallHello, boundVm: string | null): Promise<void> {
     // On a VM's own socket the channel is the identity (a real VM's qrexec-client-vm has no
     // say in its source); whatever `source` the client claims there is ignored.
     const source = boundVm ?? hello.source ?? 'mgmt';
-    const { service, argument } = splitServiceCall(hello.service);
+    const call = { ...splitServiceCall(hello.service), source };
     let info: SystemInfo;
     try {
-      info = await fetchSystemInfo(options.adminSocketPath);
+      info = await this.#systemInfo();
     } catch (error) {
       conn.fail(EXIT_PROBLEM, `qrexec: cannot reach the Admin API: ${message(error)}`);
       return;
@@ -309,64 +316,37 @@ export async function startQrexecDaemon(options: QrexecDaemonOptions): Promise<Q
       conn.fail(EXIT_PROBLEM, `qrexec: unknown source VM ${source}`);
       return;
     }
-    let decision;
-    try {
-      const rules = loadPolicyDirs(policyDirs);
-      decision = evaluatePolicy(
-        rules,
-        { service, argument, source, target: hello.target },
-        info,
-        options.askAnswer ?? askAnswerFromEnv(),
-      );
-    } catch (error) {
-      log?.info(
-        { service, argument, source, target: hello.target, reason: message(error) },
-        'qrexec call refused',
-      );
-      if (!(error instanceof AccessDenied)) warn(`policy error, call refused: ${message(error)}`);
-      conn.fail(EXIT_REFUSED, 'Request refused');
-      return;
-    }
-    log?.info(
-      {
-        service,
-        argument,
-        source,
-        target: decision.target,
-        rule: `${decision.rule.file}:${decision.rule.line}`,
-      },
-      'qrexec call allowed',
-    );
+    const decision = this.#decide(conn, call, hello.target, info);
+    if (decision === null) return;
     if (decision.target === 'dom0') {
-      await conn.run(dom0Service(service, argument, source, decision.intendedTarget));
+      await conn.run(dom0Endpoint(this.#launch, call, decision.intendedTarget));
       return;
     }
     if (decision.target.startsWith('@dispvm:')) {
-      await runInDisposable(conn, decision.target.slice('@dispvm:'.length), service, argument, source);
+      await this.#runInDisposable(conn, decision.target.slice('@dispvm:'.length), call);
       return;
     }
-    const target = info.domains.get(decision.target);
-    if (target?.powerState !== 'Running') {
+    if (info.domains.get(decision.target)?.powerState !== 'Running') {
       try {
-        await admin('admin.vm.Start', decision.target);
-        info = await fetchSystemInfo(options.adminSocketPath);
+        await this.#admin('admin.vm.Start', decision.target);
+        info = await this.#systemInfo();
       } catch (error) {
         conn.fail(EXIT_PROBLEM, `cannot start ${decision.target}: ${message(error)}`);
         return;
       }
     }
-    await runVmService(conn, info, decision.target, service, argument, source);
+    await this.#runVmService(conn, { ...call, vm: decision.target, info });
   }
 
-  async function handleExec(conn: ClientConnection, hello: Extract<Hello, { kind: 'exec' }>): Promise<void> {
-    const { service, argument } = splitServiceCall(hello.service);
+  async #handleExec(conn: ClientConnection, hello: ExecHello): Promise<void> {
+    const call = { ...splitServiceCall(hello.service), source: hello.source };
     if (hello.domain === 'dom0') {
-      await conn.run(dom0Service(service, argument, hello.source, 'dom0'));
+      await conn.run(dom0Endpoint(this.#launch, call, 'dom0'));
       return;
     }
     let info: SystemInfo;
     try {
-      info = await fetchSystemInfo(options.adminSocketPath);
+      info = await this.#systemInfo();
     } catch (error) {
       conn.fail(EXIT_PROBLEM, `qrexec-client: cannot reach the Admin API: ${message(error)}`);
       return;
@@ -379,12 +359,12 @@ export async function startQrexecDaemon(options: QrexecDaemonOptions): Promise<Q
       );
       return;
     }
-    await runVmService(conn, info, hello.domain, service, argument, hello.source);
+    await this.#runVmService(conn, { ...call, vm: hello.domain, info });
   }
 
-  async function serve(socket: net.Socket, boundVm: string | null): Promise<void> {
+  async #serve(socket: net.Socket, boundVm: string | null): Promise<void> {
     const conn = new ClientConnection(socket);
-    liveConnections.add(conn);
+    this.#liveConnections.add(conn);
     try {
       const payload = await conn.hello();
       if (payload === null) return;
@@ -395,51 +375,29 @@ export async function startQrexecDaemon(options: QrexecDaemonOptions): Promise<Q
         conn.fail(EXIT_PROBLEM, `qrexec: bad request: ${message(error)}`);
         return;
       }
-      if (hello.kind === 'exec') {
-        if (boundVm !== null) {
-          conn.fail(EXIT_REFUSED, 'Request refused');
-          return;
-        }
-        await handleExec(conn, hello);
-      } else {
-        await handleCall(conn, hello, boundVm);
-      }
+      if (hello.kind === 'call') await this.#handleCall(conn, hello, boundVm);
+      // dom0's qrexec-client path: not from a VM's own socket.
+      else if (boundVm !== null) conn.fail(EXIT_REFUSED, 'Request refused');
+      else await this.#handleExec(conn, hello);
     } catch (error) {
       conn.fail(EXIT_PROBLEM, `qrexec: ${message(error)}`);
     } finally {
-      liveConnections.delete(conn);
+      this.#liveConnections.delete(conn);
     }
   }
 
-  function accept(socket: net.Socket, boundVm: string | null): void {
-    const task = serve(socket, boundVm).catch((error: unknown) =>
-      warn(`connection failed: ${message(error)}`),
+  #accept(socket: net.Socket, boundVm: string | null): void {
+    const task = this.#serve(socket, boundVm).catch((error: unknown) =>
+      this.#warn(`connection failed: ${message(error)}`),
     );
-    connections.add(task);
-    void task.finally(() => connections.delete(task));
+    this.#connections.add(task);
+    void task.finally(() => this.#connections.delete(task));
   }
+}
 
-  fs.rmSync(socketPath, { force: true });
-  const main = net.createServer((socket) => accept(socket, null));
-  await new Promise<void>((resolve, reject) => {
-    main.once('error', reject);
-    main.listen(socketPath, resolve);
-  });
-
-  return {
-    socketPath,
-    sandboxed: probe.available,
-    activeDisposables: () => [...disposables],
-    stopVm(vm: string) {
-      for (const endpoint of running.get(vm) ?? []) endpoint.kill();
-    },
-    async close() {
-      main.close();
-      for (const server of servers) server.close();
-      for (const conn of liveConnections) conn.abort();
-      await Promise.all([...connections]);
-      fs.rmSync(socketRoot, { recursive: true, force: true });
-      fs.rmSync(socketPath, { force: true });
-    },
-  };
+/** Starts the daemon: it listens on its socket when this resolves. */
+export async function startQrexecDaemon(options: QrexecDaemonOptions): Promise<QrexecDaemon> {
+  const daemon = new SimQrexecDaemon(options);
+  await daemon.listen();
+  return daemon;
 }

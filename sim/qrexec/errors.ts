@@ -3,26 +3,8 @@
  * PolicySyntaxError reports them), refusals, and failures of the framed client protocol.
  */
 import { TmplError } from '../../protocol/errors.ts';
-
-export type QrexecErrorCode =
-  | 'policy.syntax.fields'
-  | 'policy.syntax.service'
-  | 'policy.syntax.argument'
-  | 'policy.syntax.token'
-  | 'policy.syntax.action'
-  | 'policy.syntax.param'
-  | 'policy.syntax.directive'
-  | 'policy.syntax.include'
-  | 'policy.syntax.too-large'
-  | 'policy.filename'
-  | 'qrexec.denied'
-  | 'qrexec.request'
-  | 'qrexec.frame.type'
-  | 'qrexec.frame.length'
-  | 'qrexec.frame.unexpected'
-  | 'qrexec.frame.hello'
-  | 'qrexec.admin'
-  | 'qrexec.service';
+import type { QrexecErrorCode } from '../../protocol/error-codes.ts';
+export type { QrexecErrorCode };
 
 export class QrexecError extends TmplError {
   declare readonly code: QrexecErrorCode;

@@ -92,11 +92,11 @@ describe.each(cases)('%s through %s', (kind, backend) => {
     const bytes = normal.get(kind)!;
     async function* failing(): AsyncGenerator<Uint8Array> {
       yield await Promise.resolve(bytes.subarray(0, 4096));
-      throw new TmplError('test.network', 'connection reset');
+      throw new TmplError('http.connection', 'connection reset');
     }
     await expectCode(
       () => collect(decompress(kind, failing(), { backends: [backend] })),
-      'test.network',
+      'http.connection',
       TmplError,
     );
   });

@@ -4,7 +4,7 @@ import { expectCode } from '../helpers/expect-error.ts';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const tree = (s: string | Uint8Array) =>
-  parseXmlTree(typeof s === 'string' ? enc(s) : s, 1000, 'test.elements');
+  parseXmlTree(typeof s === 'string' ? enc(s) : s, 1000, 'repomd.elements');
 
 /** The classic "billion laughs": ten levels of entities each expanding ten of the previous. */
 function billionLaughs(root: string): string {
@@ -84,8 +84,8 @@ describe('XML reader refuses hostile documents', () => {
 
   it('limits the number of elements of a tree', async () => {
     await expectCode(
-      () => parseXmlTree(enc(`<a>${'<b/>'.repeat(20)}</a>`), 10, 'test.elements'),
-      'test.elements',
+      () => parseXmlTree(enc(`<a>${'<b/>'.repeat(20)}</a>`), 10, 'repomd.elements'),
+      'repomd.elements',
     );
   });
 

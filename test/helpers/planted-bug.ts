@@ -5,7 +5,7 @@
 import { ParseError } from '../../protocol/errors.ts';
 
 export function parsePlanted(input: Uint8Array): void {
-  if (input.length < 4) throw new ParseError('planted.short', 'too short', input.length);
+  if (input.length < 4) throw new ParseError('stream.truncated', 'too short', input.length);
   if (input[0] === 0x71) {
     if (input[1] === 0xd4) {
       if (input[2] === 0x3a) {
