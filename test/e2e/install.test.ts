@@ -18,7 +18,7 @@ import {
   type ScenarioTemplate,
 } from '../../sim/scenario.ts';
 import {
-  CLI_TIMEOUT_MS,
+  RUN_TIMEOUT_MS,
   disposables,
   expectSuccess,
   fileSha256,
@@ -26,16 +26,16 @@ import {
   importLeftovers,
   jsonOf,
   runTmpl,
-  SimQubes,
+  Qubes,
   smallTemplate,
-} from '../helpers/e2e-world.ts';
+} from '../helpers/kit/index.ts';
 
 const NAME = 'fedora-e2e';
-const STEP_TIMEOUT = CLI_TIMEOUT_MS + 30_000;
+const STEP_TIMEOUT = RUN_TIMEOUT_MS + 30_000;
 
 let dir: string;
 let scenario: Scenario;
-let qubes: SimQubes;
+let qubes: Qubes;
 let canary: string;
 let v1: ScenarioTemplate;
 let v2: ScenarioTemplate;
@@ -47,7 +47,7 @@ beforeAll(async () => {
   v1 = smallTemplate(NAME, '4.2.0', '1', 'v1', { canaryPath: canary, buildtime: 1_767_225_600 });
   v2 = smallTemplate(NAME, '4.2.0', '2', 'v2', { canaryPath: canary, buildtime: 1_767_312_000 });
   scenario = await createScenario({ templates: [v1, v2], dir });
-  qubes = SimQubes.of(scenario);
+  qubes = Qubes.of(scenario);
   sha.set('1', await imageSha256(v1.image));
   sha.set('2', await imageSha256(v2.image));
 }, 180_000);
@@ -142,9 +142,12 @@ describe('tmpl in dom0, worker in a disposable', () => {
       expect(features.has('os')).toBe(false);
       expect(features.has('supported-rpc.tmpl.Worker')).toBe(false);
 
-      expect(await qubes.property(NAME, 'installed_by_rpm')).toEqual({ isDefault: false, value: 'False' });
-      expect((await qubes.property(NAME, 'label')).value).toBe('black');
-      expect((await qubes.property(NAME, 'virt_mode')).value).toBe('hvm');
+      expect(await qubes.propertyInfo(NAME, 'installed_by_rpm')).toEqual({
+        isDefault: false,
+        value: 'False',
+      });
+      expect((await qubes.propertyInfo(NAME, 'label')).value).toBe('black');
+      expect((await qubes.propertyInfo(NAME, 'virt_mode')).value).toBe('hvm');
       expect((await qubes.vms()).find((v) => v.name === NAME)).toMatchObject({
         klass: 'TemplateVM',
         state: 'Halted',
@@ -186,7 +189,7 @@ describe('tmpl in dom0, worker in a disposable', () => {
       expect(features.get('os')).toBe('Linux');
       expect(features.get('supported-rpc.tmpl.Worker')).toBe('1');
       expect((await qubes.vms()).find((v) => v.name === NAME)?.state).toBe('Halted');
-      expect((await qubes.property(NAME, 'netvm')).isDefault).toBe(true);
+      expect((await qubes.propertyInfo(NAME, 'netvm')).isDefault).toBe(true);
       await expectClean();
     },
     STEP_TIMEOUT,
@@ -217,7 +220,7 @@ describe('tmpl in dom0, worker in a disposable', () => {
       expect(await rootSha()).toBe(sha.get('1'));
       const features = await qubes.features(NAME);
       expect(features.get('template-release')).toBe('1');
-      expect((await qubes.property(NAME, 'installed_by_rpm')).value).toBe('False');
+      expect((await qubes.propertyInfo(NAME, 'installed_by_rpm')).value).toBe('False');
       await expectClean();
     },
     STEP_TIMEOUT,

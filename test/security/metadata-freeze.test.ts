@@ -13,7 +13,7 @@ import { forgeRepository, generateSigningKey } from '../../sim/forge/index.ts';
 import { SCENARIO_REPO_ID, type Scenario } from '../../sim/scenario.ts';
 import {
   attackWorld,
-  CLI_TIMEOUT_MS,
+  RUN_TIMEOUT_MS,
   closeAttackWorld,
   expectFailure,
   expectSuccess,
@@ -26,7 +26,7 @@ import {
   snapshot,
   type AttackWorld,
   type Snapshot,
-} from '../helpers/e2e-world.ts';
+} from '../helpers/kit/index.ts';
 
 const NAME = 'fedora-frozen';
 const OTHER = 'fedora-hidden';
@@ -95,7 +95,7 @@ it(
     expect(await readFile(stateFile, 'utf8')).toContain(`"revision": "${REVISION_2}"`);
     installed = await snapshot(scenario, NAME);
   },
-  2 * CLI_TIMEOUT_MS,
+  2 * RUN_TIMEOUT_MS,
 );
 
 it(
@@ -104,16 +104,16 @@ it(
     const state = await readFile(stateFile);
     await serveStale();
     const list = await runTmpl(scenario, ['list', '--available', '--json']);
-    expectFailure(list, 'metadata.rollback');
+    expectFailure(list, { code: 'metadata.rollback' });
     expect(list.exitCode).toBe(1);
     const install = await runTmpl(scenario, ['install', '--skip-start', '--json', OTHER]);
-    expectFailure(install, 'metadata.rollback');
+    expectFailure(install, { code: 'metadata.rollback' });
     expect(install.exitCode).toBe(1);
     await expectUntouched(scenario, installed, NAME);
     expect(await readFile(stateFile)).toEqual(state);
     await publish(REVISION_2);
   },
-  2 * CLI_TIMEOUT_MS,
+  2 * RUN_TIMEOUT_MS,
 );
 
 it(
@@ -132,22 +132,20 @@ it(
           [stale],
         ),
       );
-      expectFailure(
-        await runTmpl(scenario, ['install', '--skip-start', '--json', OTHER]),
-        'metadata.rollback',
-      );
+      expectFailure(await runTmpl(scenario, ['install', '--skip-start', '--json', OTHER]), {
+        code: 'metadata.rollback',
+      });
       await setWorkerService(scenario, lyingWorker('forged-repomd'));
-      expectFailure(
-        await runTmpl(scenario, ['install', '--skip-start', '--json', OTHER]),
-        'metadata.signature',
-      );
+      expectFailure(await runTmpl(scenario, ['install', '--skip-start', '--json', OTHER]), {
+        code: 'metadata.signature',
+      });
     } finally {
       await setWorkerService(scenario, null);
     }
     await expectUntouched(scenario, installed, NAME);
     expect(await readFile(stateFile)).toEqual(state);
   },
-  2 * CLI_TIMEOUT_MS,
+  2 * RUN_TIMEOUT_MS,
 );
 
 it(
@@ -173,7 +171,7 @@ it(
       `${repoFileText}metadata_max_age=2w\nmetadata_max_age_action=refuse\n`,
     );
     const strict = await runTmpl(scenario, ['install', '--skip-start', '--json', OTHER]);
-    expectFailure(strict, 'metadata.max-age');
+    expectFailure(strict, { code: 'metadata.max-age' });
     expect(strict.exitCode).toBe(1);
     await expectUntouched(scenario, installed, NAME);
 
@@ -185,5 +183,5 @@ it(
     expectSuccess(never);
     expect(JSON.parse(never.stdout)).toMatchObject({ ok: true, warnings: [] });
   },
-  4 * CLI_TIMEOUT_MS,
+  4 * RUN_TIMEOUT_MS,
 );
