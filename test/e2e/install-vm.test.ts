@@ -7,29 +7,24 @@
  * tmpl does not touch.
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  createScenario,
-  SCENARIO_REPO_ID,
-  type Scenario,
-  type ScenarioTemplate,
-} from '../../sim/scenario.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { SCENARIO_REPO_ID, type Scenario, type ScenarioTemplate } from '../../sim/scenario.ts';
 import {
   RUN_TIMEOUT_MS,
-  disposables,
   expectFailure,
   expectSuccess,
   fileSha256,
   imageSha256,
-  importLeftovers,
   jsonOf,
   runTmpl,
   Qubes,
+  expectClean as expectCleanWorld,
+  scriptletCanary,
   smallTemplate,
+  useWorld,
 } from '../helpers/kit/index.ts';
 
 const NAME = 'debian-e2e';
@@ -40,23 +35,23 @@ const STEP_TIMEOUT = RUN_TIMEOUT_MS + 30_000;
 let dir: string;
 let scenario: Scenario;
 let qubes: Qubes;
-let canary: string;
 let v1: ScenarioTemplate;
 let v2: ScenarioTemplate;
 
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'tmpl-e2e-vm-'));
-  canary = path.join(dir, 'scriptlet-canary');
-  v1 = smallTemplate(NAME, '4.3.0', '1', 'vm1', { canaryPath: canary });
-  v2 = smallTemplate(NAME, '4.3.0', '2', 'vm2', { canaryPath: canary, compressor: 'xz' });
-  scenario = await createScenario({ templates: [v1, v2], dir });
-  qubes = Qubes.of(scenario);
-}, 180_000);
-
-afterAll(async () => {
-  await scenario?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
+const world = useWorld('tmpl-e2e-vm-', {
+  templates: (dir) => {
+    v1 = smallTemplate(NAME, '4.3.0', '1', 'vm1', { canaryPath: scriptletCanary(dir) });
+    v2 = smallTemplate(NAME, '4.3.0', '2', 'vm2', { canaryPath: scriptletCanary(dir), compressor: 'xz' });
+    return [v1, v2];
+  },
 });
+
+beforeAll(() => {
+  ({ dir, scenario } = world.get());
+  qubes = Qubes.of(scenario);
+});
+
+const expectClean = (): Promise<void> => expectCleanWorld(world.get());
 
 /** One call through the simulator's qrexec-client-vm as the management VM: its exit status. */
 async function callAsMgmt(target: string, call: string, payload = ''): Promise<number> {
@@ -66,12 +61,6 @@ async function callAsMgmt(target: string, call: string, payload = ''): Promise<n
     reject: false,
   });
   return run.exitCode ?? -1;
-}
-
-async function expectClean(): Promise<void> {
-  expect(await disposables(qubes)).toEqual([]);
-  expect(await importLeftovers(scenario.sim.env.TMPL_SIM_DIR!)).toEqual([]);
-  expect(existsSync(canary)).toBe(false);
 }
 
 describe('tmpl in a management VM', () => {

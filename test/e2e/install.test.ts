@@ -6,66 +6,56 @@
  * template-* and menu features, installed_by_rpm False, label black, template.conf applied,
  * no disposable left, no scriptlet ever run.
  */
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  createScenario,
-  SCENARIO_REPO_ID,
-  type Scenario,
-  type ScenarioTemplate,
-} from '../../sim/scenario.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { SCENARIO_REPO_ID, type Scenario, type ScenarioTemplate } from '../../sim/scenario.ts';
 import {
   RUN_TIMEOUT_MS,
-  disposables,
   expectSuccess,
   fileSha256,
   imageSha256,
-  importLeftovers,
   jsonOf,
   runTmpl,
   Qubes,
+  expectClean as expectCleanWorld,
+  scriptletCanary,
   smallTemplate,
+  useWorld,
 } from '../helpers/kit/index.ts';
 
 const NAME = 'fedora-e2e';
 const STEP_TIMEOUT = RUN_TIMEOUT_MS + 30_000;
 
-let dir: string;
 let scenario: Scenario;
 let qubes: Qubes;
-let canary: string;
 let v1: ScenarioTemplate;
 let v2: ScenarioTemplate;
 const sha = new Map<string, string>();
 
+const world = useWorld('tmpl-e2e-install-', {
+  templates: (dir) => {
+    v1 = smallTemplate(NAME, '4.2.0', '1', 'v1', {
+      canaryPath: scriptletCanary(dir),
+      buildtime: 1_767_225_600,
+    });
+    v2 = smallTemplate(NAME, '4.2.0', '2', 'v2', {
+      canaryPath: scriptletCanary(dir),
+      buildtime: 1_767_312_000,
+    });
+    return [v1, v2];
+  },
+});
+
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'tmpl-e2e-install-'));
-  canary = path.join(dir, 'scriptlet-canary');
-  v1 = smallTemplate(NAME, '4.2.0', '1', 'v1', { canaryPath: canary, buildtime: 1_767_225_600 });
-  v2 = smallTemplate(NAME, '4.2.0', '2', 'v2', { canaryPath: canary, buildtime: 1_767_312_000 });
-  scenario = await createScenario({ templates: [v1, v2], dir });
+  ({ scenario } = world.get());
   qubes = Qubes.of(scenario);
   sha.set('1', await imageSha256(v1.image));
   sha.set('2', await imageSha256(v2.image));
-}, 180_000);
-
-afterAll(async () => {
-  await scenario?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
 });
+
+const expectClean = (): Promise<void> => expectCleanWorld(world.get());
 
 async function rootSha(): Promise<string> {
   return fileSha256(await qubes.volumePath(NAME, 'root'));
-}
-
-/** What every successful run leaves: no disposable, no import file, no scriptlet trace. */
-async function expectClean(): Promise<void> {
-  expect(await disposables(qubes)).toEqual([]);
-  expect(await importLeftovers(scenario.sim.env.TMPL_SIM_DIR!)).toEqual([]);
-  expect(existsSync(canary)).toBe(false);
 }
 
 describe('tmpl in dom0, worker in a disposable', () => {

@@ -3,6 +3,9 @@
  * digests and signatures count, and the main header must be exactly one immutable region, so that
  * the bytes a signature covers are the whole main header. Every attack here is also run through
  * `rpmkeys --checksig` as qvm-template runs it, to show where tmpl is stricter.
+ *
+ * Not a defineAttack file: the attacks are on the package verifier (tmpl's and rpmkeys' verdicts
+ * side by side on crafted packages), with no template install and no Qubes state to watch.
  */
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';

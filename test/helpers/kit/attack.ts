@@ -5,6 +5,7 @@
  * expectUntouched: the same VMs, the victim's volumes byte for byte, its features and
  * properties, and no disposable, import volume or held lock left behind.
  */
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -53,6 +54,17 @@ export async function expectNoLeftovers(scenario: Scenario): Promise<void> {
   expect(lockIsFree(scenario)).toBe(true);
 }
 
+/** Where the scriptlets of templates forged with `canaryPath: scriptletCanary(dir)` would write. */
+export function scriptletCanary(dir: string): string {
+  return path.join(dir, 'scriptlet-canary');
+}
+
+/** What every successful run leaves: no leftovers (expectNoLeftovers), no scriptlet ever run. */
+export async function expectClean(world: AttackWorld): Promise<void> {
+  await expectNoLeftovers(world.scenario);
+  expect(existsSync(scriptletCanary(world.dir))).toBe(false);
+}
+
 /**
  * What every refusal must leave: the same VMs; the template's root and private volumes byte for
  * byte, its features and the properties an install sets; and no leftovers (expectNoLeftovers).
@@ -81,8 +93,8 @@ export interface AttackWorld {
 }
 
 export interface AttackSetup {
-  /** Templates the repository serves. */
-  readonly templates: readonly ScenarioTemplate[];
+  /** Templates the repository serves (or made from the world's directory, e.g. for a canary). */
+  readonly templates: readonly ScenarioTemplate[] | ((dir: string) => readonly ScenarioTemplate[]);
   /** Installed before the attack, with a root volume no package holds (see plantTemplate). */
   readonly planted?: ScenarioTemplate;
   /** The disposables' tmpl.Worker for the attack (e.g. a lyingWorker); default the real one. */
@@ -91,6 +103,8 @@ export interface AttackSetup {
   readonly key?: SigningKey;
   /** The .repo file's repo_gpgcheck (see createScenario). */
   readonly repoGpgcheck?: boolean;
+  /** The template whose state is watched (default: the planted one), e.g. one `prepare` installs. */
+  readonly victim?: string;
   /** More setup before the snapshot is taken. */
   readonly prepare?: (scenario: Scenario, dir: string) => Promise<void>;
   /** defineAttack's timeout for building the world (default ATTACK_SETUP_TIMEOUT_MS). */
@@ -117,14 +131,14 @@ export async function attackWorld(prefix: string, setup: AttackSetup): Promise<A
   const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
   const scenario = await createScenario({
     dir,
-    templates: [...setup.templates],
+    templates: [...(typeof setup.templates === 'function' ? setup.templates(dir) : setup.templates)],
     ...(setup.key ? { key: setup.key } : {}),
     ...(setup.repoGpgcheck !== undefined ? { repoGpgcheck: setup.repoGpgcheck } : {}),
   });
   if (setup.planted) await plantTemplate(scenario, setup.planted);
   if (setup.worker) await setWorkerService(scenario, setup.worker(scenario));
   await setup.prepare?.(scenario, dir);
-  const before = await snapshot(scenario, setup.planted?.name);
+  const before = await snapshot(scenario, setup.victim ?? setup.planted?.name);
   return { dir, scenario, before };
 }
 
@@ -134,10 +148,10 @@ export async function closeAttackWorld(world: AttackWorld | undefined): Promise<
 }
 
 /**
- * An attack world for the tests of one file: built before them (within the setup's timeout),
- * closed after them. `get()` gives it to a test.
+ * A world (attackWorld) for the tests of one file: built before them (within the setup's
+ * timeout), closed after them. `get()` gives it to a test; end-to-end tests use it too.
  */
-export function useAttackWorld(prefix: string, setup: AttackSetup): { get(): AttackWorld } {
+export function useWorld(prefix: string, setup: AttackSetup): { get(): AttackWorld } {
   let world: AttackWorld | undefined;
   beforeAll(async () => {
     world = await attackWorld(prefix, setup);
@@ -191,10 +205,14 @@ export const MEETS_RUNNING_IMPORT = {
  * Registers one attack file's tests: a world built by attackWorld before them (closed after
  * them), and per case a `--json` run that must fail with the case's exit status and error code,
  * leave the world as expectUntouched wants it, and pass the case's own check. Cases run in order
- * against the same world.
+ * against the same world; the world is returned for tests of the file that are no attack.
  */
-export function defineAttack(prefix: string, setup: AttackSetup, cases: readonly AttackCase[]): void {
-  const world = useAttackWorld(prefix, setup);
+export function defineAttack(
+  prefix: string,
+  setup: AttackSetup,
+  cases: readonly AttackCase[],
+): { get(): AttackWorld } {
+  const world = useWorld(prefix, setup);
   let workerChanged = false;
   for (const attack of cases) {
     it(
@@ -213,10 +231,11 @@ export function defineAttack(prefix: string, setup: AttackSetup, cases: readonly
         const run = await runTmpl(scenario, [...attack.argv, '--json'], { env: attack.env ?? {} });
         const elapsedMs = Date.now() - started;
         expectFailure(run, { code: attack.code, exit: attack.exitCode ?? 1 });
-        await expectUntouched(scenario, before, setup.planted?.name);
+        await expectUntouched(scenario, before, setup.victim ?? setup.planted?.name);
         await attack.check?.(run, world.get(), elapsedMs);
       },
       attack.timeoutMs ?? RUN_TIMEOUT_MS,
     );
   }
+  return world;
 }

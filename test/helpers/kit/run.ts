@@ -80,6 +80,27 @@ export async function runTmpl(
   return { exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr) };
 }
 
+/**
+ * Runs tmpl outside any scenario, from the repository's root: for what needs no Qubes (verify,
+ * --help) or tests its absence. `env` is the whole environment when `onlyEnv` is set, else added
+ * to the test's.
+ */
+export async function runTmplAlone(
+  args: readonly string[],
+  options: { readonly env?: Record<string, string | undefined>; readonly onlyEnv?: boolean } = {},
+): Promise<TmplRun> {
+  const result = await execa(process.execPath, [TMPL_BIN, ...args], {
+    env: options.env ?? {},
+    extendEnv: !options.onlyEnv,
+    reject: false,
+    timeout: RUN_TIMEOUT_MS,
+    stdin: 'ignore',
+    stripFinalNewline: false,
+    cwd: REPO_ROOT,
+  });
+  return { exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr) };
+}
+
 function shellQuote(word: string): string {
   return `'${word.replace(/'/g, `'\\''`)}'`;
 }

@@ -11,7 +11,7 @@ import { TmplError } from '../../../protocol/errors.ts';
 import { commands } from '../../../orchestrator/cli/commands/index.ts';
 import { loadKeyring, MAX_KEYRING_FILE_BYTES } from '../../../orchestrator/verify/keyring.ts';
 import { makeGpgKey, removeGpgKey, type GpgKey } from '../../helpers/rpm-fixtures.ts';
-import { REPO_ROOT } from '../../helpers/verify-runners.ts';
+import { runTmplAlone } from '../../helpers/kit/index.ts';
 
 let dir: string;
 let a: GpgKey;
@@ -107,8 +107,7 @@ describe('loadKeyring', () => {
 });
 
 describe('tmpl verify command line', () => {
-  const tmpl = (args: string[]) =>
-    execa('node', ['bin/tmpl.mjs', 'verify', ...args], { cwd: REPO_ROOT, reject: false });
+  const tmpl = (args: string[]) => runTmplAlone(['verify', ...args]);
 
   it('exits 2 on usage errors and 0 on --help, and is listed among the commands', async () => {
     const none = await tmpl([]);
