@@ -18,7 +18,14 @@ import { VerificationError } from '../../protocol/errors.ts';
 import { parsePackageHead, type PackageHead } from '../../protocol/rpm-package.ts';
 import { verifyHeaderSignature } from '../../protocol/rpm-signature.ts';
 import { RpmType, SigTag, Tag } from '../../protocol/rpm-tags.ts';
-import { buildRpm, makeGpgKey, removeGpgKey, signRpm, type GpgKey } from '../helpers/rpm-fixtures.ts';
+import {
+  buildRpm,
+  makeGpgKey,
+  removeGpgKey,
+  signRpm,
+  type GpgKey,
+  GPG_BATCH,
+} from '../helpers/rpm-fixtures.ts';
 import { assemblePackage, rawEntries, writeHeader, type RawEntry } from '../helpers/rpm-header-writer.ts';
 import { rpmkeysVerify, tmplVerify } from '../helpers/verify-runners.ts';
 
@@ -40,11 +47,7 @@ async function gpgSign(data: Uint8Array): Promise<Uint8Array> {
   await execa(
     'gpg',
     [
-      '--batch',
-      '--pinentry-mode',
-      'loopback',
-      '--passphrase',
-      '',
+      ...GPG_BATCH,
       '-u',
       key.fingerprint,
       '--digest-algo',
