@@ -30,7 +30,14 @@ import { parsePackageHead } from '../../protocol/rpm-package.ts';
 import { HEAD_PROBE_BYTES } from '../../dispvm-worker/ops-package.ts';
 import { runWorker as runWorkerInline } from '../../dispvm-worker/service.ts';
 import { startRepoServer, type RepoServer } from '../../sim/repo-server/index.ts';
-import { buildRpm, makeGpgKey, removeGpgKey, signRpm, type GpgKey } from '../helpers/rpm-fixtures.ts';
+import {
+  buildRpm,
+  makeGpgKey,
+  removeGpgKey,
+  signRpm,
+  type GpgKey,
+  GPG_BATCH,
+} from '../helpers/rpm-fixtures.ts';
 
 const WORKER = path.resolve(import.meta.dirname, '../../bin/tmpl-worker.mjs');
 const DIR = '/var/lib/qubes/vm-templates/fixture';
@@ -177,12 +184,8 @@ async function createRepo(dir: string, packages: string[], signWith?: GpgKey): P
     await execa(
       'gpg',
       [
-        '--batch',
+        ...GPG_BATCH,
         '--yes',
-        '--pinentry-mode',
-        'loopback',
-        '--passphrase',
-        '',
         '--local-user',
         signWith.fingerprint,
         '--detach-sign',

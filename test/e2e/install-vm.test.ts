@@ -7,56 +7,51 @@
  * tmpl does not touch.
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { SCENARIO_REPO_ID, type Scenario, type ScenarioTemplate } from '../../sim/scenario.ts';
 import {
-  createScenario,
-  SCENARIO_REPO_ID,
-  type Scenario,
-  type ScenarioTemplate,
-} from '../../sim/scenario.ts';
-import {
-  CLI_TIMEOUT_MS,
-  disposables,
+  RUN_TIMEOUT_MS,
   expectFailure,
   expectSuccess,
   fileSha256,
   imageSha256,
-  importLeftovers,
   jsonOf,
   runTmpl,
-  SimQubes,
+  Qubes,
+  expectClean as expectCleanWorld,
+  scriptletCanary,
   smallTemplate,
-} from '../helpers/e2e-world.ts';
+  useWorld,
+} from '../helpers/kit/index.ts';
 
 const NAME = 'debian-e2e';
 const MGMT = 'mgmt';
 const VM_ENV = { TMPL_MODE: 'vm', TMPL_SIM_SOURCE_VM: MGMT };
-const STEP_TIMEOUT = CLI_TIMEOUT_MS + 30_000;
+const STEP_TIMEOUT = RUN_TIMEOUT_MS + 30_000;
 
 let dir: string;
 let scenario: Scenario;
-let qubes: SimQubes;
-let canary: string;
+let qubes: Qubes;
 let v1: ScenarioTemplate;
 let v2: ScenarioTemplate;
 
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'tmpl-e2e-vm-'));
-  canary = path.join(dir, 'scriptlet-canary');
-  v1 = smallTemplate(NAME, '4.3.0', '1', 'vm1', { canaryPath: canary });
-  v2 = smallTemplate(NAME, '4.3.0', '2', 'vm2', { canaryPath: canary, compressor: 'xz' });
-  scenario = await createScenario({ templates: [v1, v2], dir });
-  qubes = SimQubes.of(scenario);
-}, 180_000);
-
-afterAll(async () => {
-  await scenario?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
+const world = useWorld('tmpl-e2e-vm-', {
+  templates: (dir) => {
+    v1 = smallTemplate(NAME, '4.3.0', '1', 'vm1', { canaryPath: scriptletCanary(dir) });
+    v2 = smallTemplate(NAME, '4.3.0', '2', 'vm2', { canaryPath: scriptletCanary(dir), compressor: 'xz' });
+    return [v1, v2];
+  },
 });
+
+beforeAll(() => {
+  ({ dir, scenario } = world.get());
+  qubes = Qubes.of(scenario);
+});
+
+const expectClean = (): Promise<void> => expectCleanWorld(world.get());
 
 /** One call through the simulator's qrexec-client-vm as the management VM: its exit status. */
 async function callAsMgmt(target: string, call: string, payload = ''): Promise<number> {
@@ -68,18 +63,12 @@ async function callAsMgmt(target: string, call: string, payload = ''): Promise<n
   return run.exitCode ?? -1;
 }
 
-async function expectClean(): Promise<void> {
-  expect(await disposables(qubes)).toEqual([]);
-  expect(await importLeftovers(scenario.sim.env.TMPL_SIM_DIR!)).toEqual([]);
-  expect(existsSync(canary)).toBe(false);
-}
-
 describe('tmpl in a management VM', () => {
   it(
     'is refused by policy while the VM lacks the tmpl-manager tag',
     async () => {
-      const run = await runTmpl(scenario, ['list', '--installed', '--json'], VM_ENV);
-      expectFailure(run, 'qrexec.refused');
+      const run = await runTmpl(scenario, ['list', '--installed', '--json'], { env: VM_ENV });
+      expectFailure(run, { code: 'qrexec.refused' });
       await qubes.tagSet(MGMT, 'tmpl-manager');
     },
     STEP_TIMEOUT,
@@ -89,7 +78,7 @@ describe('tmpl in a management VM', () => {
     'installs through @dispvm and runs qubes.PostInstall',
     async () => {
       const before = await qubes.vmNames();
-      const run = await runTmpl(scenario, ['install', '--json', `${NAME}-4.3.0-1`], VM_ENV);
+      const run = await runTmpl(scenario, ['install', '--json', `${NAME}-4.3.0-1`], { env: VM_ENV });
       expectSuccess(run);
       expect(jsonOf(run).templates).toMatchObject([
         { template: NAME, status: 'installed', evr: '0:4.3.0-1' },
@@ -110,9 +99,12 @@ describe('tmpl in a management VM', () => {
         os: 'Linux',
       });
       expect([...features.keys()].filter((k) => k.startsWith('template-'))).toHaveLength(11);
-      expect(await qubes.property(NAME, 'installed_by_rpm')).toEqual({ isDefault: false, value: 'False' });
-      expect((await qubes.property(NAME, 'label')).value).toBe('black');
-      expect((await qubes.property(NAME, 'virt_mode')).value).toBe('hvm');
+      expect(await qubes.propertyInfo(NAME, 'installed_by_rpm')).toEqual({
+        isDefault: false,
+        value: 'False',
+      });
+      expect((await qubes.propertyInfo(NAME, 'label')).value).toBe('black');
+      expect((await qubes.propertyInfo(NAME, 'virt_mode')).value).toBe('hvm');
       expect((await qubes.vms()).find((v) => v.name === NAME)?.state).toBe('Halted');
       await expectClean();
     },
@@ -122,7 +114,9 @@ describe('tmpl in a management VM', () => {
   it(
     'upgrades with --skip-start',
     async () => {
-      const run = await runTmpl(scenario, ['upgrade', '--yes', '--skip-start', '--json', NAME], VM_ENV);
+      const run = await runTmpl(scenario, ['upgrade', '--yes', '--skip-start', '--json', NAME], {
+        env: VM_ENV,
+      });
       expectSuccess(run);
       expect(jsonOf(run).templates).toMatchObject([{ template: NAME, status: 'upgraded', evr: '0:4.3.0-2' }]);
       expect(await fileSha256(await qubes.volumePath(NAME, 'root'))).toBe(await imageSha256(v2.image));
@@ -137,18 +131,18 @@ describe('tmpl in a management VM', () => {
     async () => {
       // Nothing but the shipped policy decides: the simulator's own policy.d is absent.
       expect(existsSync(path.join(scenario.sim.env.TMPL_SIM_DIR!, 'policy.d'))).toBe(false);
-      const list = await runTmpl(scenario, ['list', '--installed', '--json', NAME], VM_ENV);
+      const list = await runTmpl(scenario, ['list', '--installed', '--json', NAME], { env: VM_ENV });
       expectSuccess(list);
       expect(JSON.parse(list.stdout)).toMatchObject({ installed: [{ name: NAME, evr: '0:4.3.0-2' }] });
-      const info = await runTmpl(scenario, ['info', '--installed', '--json', NAME], VM_ENV);
+      const info = await runTmpl(scenario, ['info', '--installed', '--json', NAME], { env: VM_ENV });
       expectSuccess(info);
       const row = (JSON.parse(info.stdout) as { installed: { name: string; size: string }[] }).installed[0]!;
       expect(row.name).toBe(NAME);
       expect(Number(row.size)).toBeGreaterThan(0); // admin.vm.volume.List and .Info of every volume
-      const search = await runTmpl(scenario, ['search', '--json', NAME], VM_ENV);
+      const search = await runTmpl(scenario, ['search', '--json', NAME], { env: VM_ENV });
       expectSuccess(search);
       expect(search.stdout).toContain(NAME);
-      expectSuccess(await runTmpl(scenario, ['repolist', '--json'], VM_ENV));
+      expectSuccess(await runTmpl(scenario, ['repolist', '--json'], { env: VM_ENV }));
       await expectClean();
     },
     STEP_TIMEOUT,
@@ -161,7 +155,7 @@ describe('tmpl in a management VM', () => {
       const download = await runTmpl(
         scenario,
         ['download', '--json', '--downloaddir', downloads, `${NAME}-4.3.0-1`],
-        VM_ENV,
+        { env: VM_ENV },
       );
       expectSuccess(download);
       const files = await readdir(downloads);
@@ -169,13 +163,13 @@ describe('tmpl in a management VM', () => {
       const verify = await runTmpl(
         scenario,
         ['verify', '--json', '--keyring', scenario.keyPath, path.join(downloads, files[0]!)],
-        VM_ENV,
+        { env: VM_ENV },
       );
       expectSuccess(verify);
-      const refresh = await runTmpl(scenario, ['refresh-metadata', '--json', NAME], VM_ENV);
+      const refresh = await runTmpl(scenario, ['refresh-metadata', '--json', NAME], { env: VM_ENV });
       expectSuccess(refresh);
       expect(jsonOf(refresh).ok).toBe(true);
-      expectSuccess(await runTmpl(scenario, ['clean', '--json'], VM_ENV));
+      expectSuccess(await runTmpl(scenario, ['clean', '--json'], { env: VM_ENV }));
       await expectClean();
     },
     STEP_TIMEOUT,
@@ -184,11 +178,13 @@ describe('tmpl in a management VM', () => {
   it(
     'downgrades (with qubes.PostInstall, holding volume revisions) and reinstalls',
     async () => {
-      const down = await runTmpl(scenario, ['downgrade', '--yes', '--json', NAME], VM_ENV);
+      const down = await runTmpl(scenario, ['downgrade', '--yes', '--json', NAME], { env: VM_ENV });
       expectSuccess(down);
       expect(jsonOf(down).templates).toMatchObject([{ template: NAME, evr: '0:4.3.0-1' }]);
       expect(await fileSha256(await qubes.volumePath(NAME, 'root'))).toBe(await imageSha256(v1.image));
-      const again = await runTmpl(scenario, ['reinstall', '--yes', '--skip-start', '--json', NAME], VM_ENV);
+      const again = await runTmpl(scenario, ['reinstall', '--yes', '--skip-start', '--json', NAME], {
+        env: VM_ENV,
+      });
       expectSuccess(again);
       expect(jsonOf(again).templates).toMatchObject([{ template: NAME, evr: '0:4.3.0-1' }]);
       await expectClean();
@@ -200,7 +196,7 @@ describe('tmpl in a management VM', () => {
     'refuses every change tmpl does not make: other names, other qubes',
     async () => {
       const features = await qubes.features(NAME);
-      const label = await qubes.property(NAME, 'label');
+      const label = await qubes.propertyInfo(NAME, 'label');
       const refused: [string, string, string][] = [
         [NAME, 'admin.vm.feature.Set+service.sshd', '1'],
         [NAME, 'admin.vm.feature.Set+template-dummy', '1'],
@@ -215,8 +211,8 @@ describe('tmpl in a management VM', () => {
       for (const [target, call, payload] of refused)
         expect([target, call, await callAsMgmt(target, call, payload)]).toEqual([target, call, 126]);
       expect(await qubes.features(NAME)).toEqual(features);
-      expect(await qubes.property(NAME, 'label')).toEqual(label);
-      expect((await qubes.property('work', 'netvm')).isDefault).toBe(true);
+      expect(await qubes.propertyInfo(NAME, 'label')).toEqual(label);
+      expect((await qubes.propertyInfo('work', 'netvm')).isDefault).toBe(true);
       expect(await qubes.vmNames()).toContain('work');
       // The same channel grants what tmpl does make.
       expect(await callAsMgmt(NAME, 'admin.vm.feature.Set+gui', '1')).toBe(0);
@@ -227,12 +223,14 @@ describe('tmpl in a management VM', () => {
   it(
     'removes, installs again and purges',
     async () => {
-      const removed = await runTmpl(scenario, ['remove', '--disassoc', '--yes', '--json', NAME], VM_ENV);
+      const removed = await runTmpl(scenario, ['remove', '--disassoc', '--yes', '--json', NAME], {
+        env: VM_ENV,
+      });
       expectSuccess(removed);
       expect(await qubes.vmNames()).not.toContain(NAME);
-      expectSuccess(await runTmpl(scenario, ['install', '--skip-start', '--json', NAME], VM_ENV));
+      expectSuccess(await runTmpl(scenario, ['install', '--skip-start', '--json', NAME], { env: VM_ENV }));
       expect(await qubes.vmNames()).toContain(NAME);
-      const purged = await runTmpl(scenario, ['purge', '--yes', '--json', NAME], VM_ENV);
+      const purged = await runTmpl(scenario, ['purge', '--yes', '--json', NAME], { env: VM_ENV });
       expectSuccess(purged);
       expect(await qubes.vmNames()).not.toContain(NAME);
       await expectClean();

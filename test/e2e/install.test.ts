@@ -6,66 +6,56 @@
  * template-* and menu features, installed_by_rpm False, label black, template.conf applied,
  * no disposable left, no scriptlet ever run.
  */
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { SCENARIO_REPO_ID, type Scenario, type ScenarioTemplate } from '../../sim/scenario.ts';
 import {
-  createScenario,
-  SCENARIO_REPO_ID,
-  type Scenario,
-  type ScenarioTemplate,
-} from '../../sim/scenario.ts';
-import {
-  CLI_TIMEOUT_MS,
-  disposables,
+  RUN_TIMEOUT_MS,
   expectSuccess,
   fileSha256,
   imageSha256,
-  importLeftovers,
   jsonOf,
   runTmpl,
-  SimQubes,
+  Qubes,
+  expectClean as expectCleanWorld,
+  scriptletCanary,
   smallTemplate,
-} from '../helpers/e2e-world.ts';
+  useWorld,
+} from '../helpers/kit/index.ts';
 
 const NAME = 'fedora-e2e';
-const STEP_TIMEOUT = CLI_TIMEOUT_MS + 30_000;
+const STEP_TIMEOUT = RUN_TIMEOUT_MS + 30_000;
 
-let dir: string;
 let scenario: Scenario;
-let qubes: SimQubes;
-let canary: string;
+let qubes: Qubes;
 let v1: ScenarioTemplate;
 let v2: ScenarioTemplate;
 const sha = new Map<string, string>();
 
+const world = useWorld('tmpl-e2e-install-', {
+  templates: (dir) => {
+    v1 = smallTemplate(NAME, '4.2.0', '1', 'v1', {
+      canaryPath: scriptletCanary(dir),
+      buildtime: 1_767_225_600,
+    });
+    v2 = smallTemplate(NAME, '4.2.0', '2', 'v2', {
+      canaryPath: scriptletCanary(dir),
+      buildtime: 1_767_312_000,
+    });
+    return [v1, v2];
+  },
+});
+
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'tmpl-e2e-install-'));
-  canary = path.join(dir, 'scriptlet-canary');
-  v1 = smallTemplate(NAME, '4.2.0', '1', 'v1', { canaryPath: canary, buildtime: 1_767_225_600 });
-  v2 = smallTemplate(NAME, '4.2.0', '2', 'v2', { canaryPath: canary, buildtime: 1_767_312_000 });
-  scenario = await createScenario({ templates: [v1, v2], dir });
-  qubes = SimQubes.of(scenario);
+  ({ scenario } = world.get());
+  qubes = Qubes.of(scenario);
   sha.set('1', await imageSha256(v1.image));
   sha.set('2', await imageSha256(v2.image));
-}, 180_000);
-
-afterAll(async () => {
-  await scenario?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
 });
+
+const expectClean = (): Promise<void> => expectCleanWorld(world.get());
 
 async function rootSha(): Promise<string> {
   return fileSha256(await qubes.volumePath(NAME, 'root'));
-}
-
-/** What every successful run leaves: no disposable, no import file, no scriptlet trace. */
-async function expectClean(): Promise<void> {
-  expect(await disposables(qubes)).toEqual([]);
-  expect(await importLeftovers(scenario.sim.env.TMPL_SIM_DIR!)).toEqual([]);
-  expect(existsSync(canary)).toBe(false);
 }
 
 describe('tmpl in dom0, worker in a disposable', () => {
@@ -142,9 +132,12 @@ describe('tmpl in dom0, worker in a disposable', () => {
       expect(features.has('os')).toBe(false);
       expect(features.has('supported-rpc.tmpl.Worker')).toBe(false);
 
-      expect(await qubes.property(NAME, 'installed_by_rpm')).toEqual({ isDefault: false, value: 'False' });
-      expect((await qubes.property(NAME, 'label')).value).toBe('black');
-      expect((await qubes.property(NAME, 'virt_mode')).value).toBe('hvm');
+      expect(await qubes.propertyInfo(NAME, 'installed_by_rpm')).toEqual({
+        isDefault: false,
+        value: 'False',
+      });
+      expect((await qubes.propertyInfo(NAME, 'label')).value).toBe('black');
+      expect((await qubes.propertyInfo(NAME, 'virt_mode')).value).toBe('hvm');
       expect((await qubes.vms()).find((v) => v.name === NAME)).toMatchObject({
         klass: 'TemplateVM',
         state: 'Halted',
@@ -186,7 +179,7 @@ describe('tmpl in dom0, worker in a disposable', () => {
       expect(features.get('os')).toBe('Linux');
       expect(features.get('supported-rpc.tmpl.Worker')).toBe('1');
       expect((await qubes.vms()).find((v) => v.name === NAME)?.state).toBe('Halted');
-      expect((await qubes.property(NAME, 'netvm')).isDefault).toBe(true);
+      expect((await qubes.propertyInfo(NAME, 'netvm')).isDefault).toBe(true);
       await expectClean();
     },
     STEP_TIMEOUT,
@@ -217,7 +210,7 @@ describe('tmpl in dom0, worker in a disposable', () => {
       expect(await rootSha()).toBe(sha.get('1'));
       const features = await qubes.features(NAME);
       expect(features.get('template-release')).toBe('1');
-      expect((await qubes.property(NAME, 'installed_by_rpm')).value).toBe('False');
+      expect((await qubes.propertyInfo(NAME, 'installed_by_rpm')).value).toBe('False');
       await expectClean();
     },
     STEP_TIMEOUT,

@@ -14,7 +14,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createScenario, type Scenario } from '../../sim/scenario.ts';
 import { flag, value } from '../../orchestrator/cli/arguments.ts';
 import { OrchestratorError } from '../../orchestrator/errors.ts';
-import { cliEnv, managedFeatures, Qubes, REPO_ROOT, RUN_TIMEOUT_MS, TMPL_BIN } from '../helpers/cli-world.ts';
+import {
+  tmplEnv,
+  managedFeatures,
+  Qubes,
+  REPO_ROOT,
+  RUN_TIMEOUT_MS,
+  TMPL_BIN,
+} from '../helpers/kit/index.ts';
 import {
   checkRequisites,
   commandLines,
@@ -212,7 +219,7 @@ describe('the idempotence check and the install it guards, run against the simul
   /** Runs a state's command line as Salt's cmd module does: /bin/sh -c. */
   const sh = (command: string) =>
     execa('/bin/sh', ['-c', command], {
-      env: cliEnv(scenario, { PATH: `${bin}:${process.env.PATH ?? ''}` }),
+      env: tmplEnv(scenario, { PATH: `${bin}:${process.env.PATH ?? ''}` }),
       extendEnv: false,
       reject: false,
       timeout: RUN_TIMEOUT_MS,

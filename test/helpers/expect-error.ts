@@ -1,3 +1,7 @@
+/**
+ * Asserting thrown errors by class and stable code (protocol/errors.ts), for unit tests of the
+ * parsers and verifiers; runs of the command line use the kit's expectFailure instead.
+ */
 import { expect } from 'vitest';
 import { ParseError, TmplError } from '../../protocol/errors.ts';
 
@@ -15,4 +19,15 @@ export async function expectCode(
   }
   expect(error, `expected ${code}`).toBeInstanceOf(errorClass);
   expect((error as TmplError).code).toBe(code);
+}
+
+/** The code of the ParseError fn throws, or 'accepted' when it returns: for tables of inputs. */
+export function parseErrorCode(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(ParseError);
+    return (e as ParseError).code;
+  }
+  return 'accepted';
 }

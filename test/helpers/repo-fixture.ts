@@ -8,7 +8,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import { buildRpm, type BuildRpmOptions, type GpgKey } from './rpm-fixtures.ts';
+import { buildRpm, type BuildRpmOptions, type GpgKey, GPG_BATCH } from './rpm-fixtures.ts';
 
 export type FixturePackage = Omit<BuildRpmOptions, 'dir' | 'files'>;
 
@@ -54,12 +54,8 @@ export async function signRepomd(repo: FixtureRepo, key: GpgKey): Promise<void> 
   await execa(
     'gpg',
     [
-      '--batch',
+      ...GPG_BATCH,
       '--yes',
-      '--pinentry-mode',
-      'loopback',
-      '--passphrase',
-      '',
       '--local-user',
       key.fingerprint,
       '--detach-sign',

@@ -67,6 +67,9 @@ export interface BuildRpmOptions {
   readonly postScript?: string;
 }
 
+/** gpg without a terminal and with keys that have no passphrase (throwaway keys of the tests). */
+export const GPG_BATCH = ['--batch', '--pinentry-mode', 'loopback', '--passphrase', ''] as const;
+
 /** A throwaway gpg key in its own GNUPGHOME below a fresh temp directory. */
 export async function makeGpgKey(name: string): Promise<GpgKey> {
   const base = await mkdtemp(path.join(tmpdir(), 'tmpl-gpg-'));
@@ -74,22 +77,7 @@ export async function makeGpgKey(name: string): Promise<GpgKey> {
   await mkdir(gnupgHome, { mode: 0o700 });
   const env = { GNUPGHOME: gnupgHome };
   const uid = `${name} <${name.toLowerCase().replace(/[^a-z0-9]+/g, '-')}@example.invalid>`;
-  await execa(
-    'gpg',
-    [
-      '--batch',
-      '--pinentry-mode',
-      'loopback',
-      '--passphrase',
-      '',
-      '--quick-gen-key',
-      uid,
-      'rsa2048',
-      'sign',
-      'never',
-    ],
-    { env },
-  );
+  await execa('gpg', [...GPG_BATCH, '--quick-gen-key', uid, 'rsa2048', 'sign', 'never'], { env });
   const { stdout: colons } = await execa(
     'gpg',
     ['--batch', '--with-colons', '--fingerprint', '--list-keys', uid],

@@ -6,10 +6,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
+import { runTmplAlone } from './kit/run.ts';
 
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export { REPO_ROOT } from './kit/run.ts';
 
 export interface Verdict {
   ok: boolean;
@@ -23,8 +23,7 @@ export async function tmplVerify(
   keyPaths: readonly string[],
   extra: readonly string[] = [],
 ): Promise<{ exitCode: number; verdicts: Map<string, Verdict> }> {
-  const args = ['bin/tmpl.mjs', 'verify', ...keyPaths.flatMap((k) => ['--keyring', k]), ...extra, ...files];
-  const r = await execa('node', args, { cwd: REPO_ROOT, reject: false });
+  const r = await runTmplAlone(['verify', ...keyPaths.flatMap((k) => ['--keyring', k]), ...extra, ...files]);
   const verdicts = new Map<string, Verdict>();
   for (const line of r.stdout.split('\n')) {
     const file = files.find((f) => line.startsWith(`${f}: `));
@@ -38,7 +37,7 @@ export async function tmplVerify(
       `tmpl verify printed ${verdicts.size} verdicts for ${files.length} files:\n${r.stdout}\n${r.stderr}`,
     );
   }
-  return { exitCode: r.exitCode ?? -1, verdicts };
+  return { exitCode: r.exitCode, verdicts };
 }
 
 export async function rpmkeysVerify(

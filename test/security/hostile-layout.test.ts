@@ -10,7 +10,7 @@
  * unit-tested (test/orchestrator/verify/template-layout.test.ts, image-stream.test.ts).
  */
 import type { ScenarioTemplate } from '../../sim/scenario.ts';
-import { defineAttack, MiB, smallTemplate } from '../helpers/e2e-world.ts';
+import { defineAttack, MiB, smallTemplate } from '../helpers/kit/index.ts';
 
 const VICTIM = 'fedora-victim';
 const TEMPLATES = '/var/lib/qubes/vm-templates';

@@ -8,25 +8,19 @@
  */
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { forgeRepository, generateSigningKey } from '../../sim/forge/index.ts';
 import { SCENARIO_REPO_ID, type Scenario } from '../../sim/scenario.ts';
 import {
-  attackWorld,
-  CLI_TIMEOUT_MS,
-  closeAttackWorld,
-  expectFailure,
+  defineAttack,
   expectSuccess,
-  expectUntouched,
   jsonOf,
   lyingWorker,
   runTmpl,
-  setWorkerService,
+  RUN_TIMEOUT_MS,
   smallTemplate,
-  snapshot,
-  type AttackWorld,
-  type Snapshot,
-} from '../helpers/e2e-world.ts';
+  type AttackCase,
+} from '../helpers/kit/index.ts';
 
 const NAME = 'fedora-frozen';
 const OTHER = 'fedora-hidden';
@@ -35,12 +29,12 @@ const NOW = Math.floor(Date.now() / 1000);
 const REVISION_1 = NOW - 20 * DAY;
 const REVISION_2 = NOW - DAY;
 
-let world: AttackWorld | undefined;
 let scenario: Scenario;
 let stale: string;
 let stateFile: string;
-let installed: Snapshot;
 let repoFileText: string;
+/** The recorded metadata state just before a case's run: no refusal may change it. */
+let recorded: Buffer;
 
 /** Re-forges the repository's metadata at `revision`, its signature made at `signedAt`. */
 async function publish(revision: number, signedAt?: Date): Promise<void> {
@@ -53,76 +47,80 @@ async function publish(revision: number, signedAt?: Date): Promise<void> {
   });
 }
 
-/** Serves the revision-1 repomd.xml and signature (the data files are the same bytes). */
-async function serveStale(): Promise<void> {
-  const repodata = path.join(scenario.repoDir, 'repodata');
-  await copyFile(path.join(stale, 'repomd.xml'), path.join(repodata, 'repomd.xml'));
-  await copyFile(path.join(stale, 'repomd.xml.asc'), path.join(repodata, 'repomd.xml.asc'));
+/** Copies repomd.xml and its signature from one repodata directory to another. */
+async function copyRepomd(from: string, to: string): Promise<void> {
+  await copyFile(path.join(from, 'repomd.xml'), path.join(to, 'repomd.xml'));
+  await copyFile(path.join(from, 'repomd.xml.asc'), path.join(to, 'repomd.xml.asc'));
 }
 
-beforeAll(async () => {
-  // A key made long ago, so that old signatures verify.
-  const key = await generateSigningKey('Template Forge', { date: new Date((NOW - 400 * DAY) * 1000) });
-  world = await attackWorld('tmpl-sec-freeze-', {
+/** Case fields: remember the recorded state before the run, and find it unchanged after. */
+const keepsRecord = {
+  arrange: async (): Promise<void> => {
+    recorded = await readFile(stateFile);
+  },
+  check: async (): Promise<void> => {
+    expect(await readFile(stateFile)).toEqual(recorded);
+  },
+} as const satisfies Partial<AttackCase>;
+
+/** The mirror serves the revision-1 repomd.xml and signature (the data files are the same bytes). */
+const staleMirror = {
+  ...keepsRecord,
+  arrange: async (): Promise<void> => {
+    await keepsRecord.arrange();
+    await copyRepomd(stale, path.join(scenario.repoDir, 'repodata'));
+  },
+} as const satisfies Partial<AttackCase>;
+
+const world = defineAttack(
+  'tmpl-sec-freeze-',
+  {
     templates: [smallTemplate(NAME, '4.2.0', '1', 'f'), smallTemplate(OTHER, '4.2.0', '1', 'h')],
-    key,
+    // A key made long ago, so that old signatures verify.
+    key: await generateSigningKey('Template Forge', { date: new Date((NOW - 400 * DAY) * 1000) }),
+    victim: NAME,
+    // Revision 1 is published and kept aside, then revision 2 lists, installs and is recorded.
     prepare: async (s, dir) => {
       scenario = s;
       stale = path.join(dir, 'stale');
+      stateFile = path.join(s.dir, 'tmpl-state', 'repo-metadata.json');
+      repoFileText = await readFile(s.repoFile, 'utf8');
       await mkdir(stale);
       await publish(REVISION_1);
-      const repodata = path.join(s.repoDir, 'repodata');
-      await copyFile(path.join(repodata, 'repomd.xml'), path.join(stale, 'repomd.xml'));
-      await copyFile(path.join(repodata, 'repomd.xml.asc'), path.join(stale, 'repomd.xml.asc'));
+      await copyRepomd(path.join(s.repoDir, 'repodata'), stale);
       await publish(REVISION_2);
+      const list = await runTmpl(s, ['list', '--available', '--json']);
+      expectSuccess(list);
+      expect(jsonOf(list)).toMatchObject({ ok: true, warnings: [] });
+      const install = await runTmpl(s, ['install', '--skip-start', '--json', NAME]);
+      expectSuccess(install);
+      expect(jsonOf(install).templates?.[0]).toMatchObject({ template: NAME, status: 'installed' });
+      expect(await readFile(stateFile, 'utf8')).toContain(`"revision": "${REVISION_2}"`);
     },
-  });
-  stateFile = path.join(scenario.dir, 'tmpl-state', 'repo-metadata.json');
-  repoFileText = await readFile(scenario.repoFile, 'utf8');
-}, 180_000);
-
-afterAll(() => closeAttackWorld(world));
-
-it(
-  'revision 2 lists and installs, and is recorded',
-  async () => {
-    const list = await runTmpl(scenario, ['list', '--available', '--json']);
-    expectSuccess(list);
-    expect(JSON.parse(list.stdout)).toMatchObject({ ok: true, warnings: [] });
-    const install = await runTmpl(scenario, ['install', '--skip-start', '--json', NAME]);
-    expectSuccess(install);
-    expect(jsonOf(install).templates?.[0]).toMatchObject({ template: NAME, status: 'installed' });
-    expect(await readFile(stateFile, 'utf8')).toContain(`"revision": "${REVISION_2}"`);
-    installed = await snapshot(scenario, NAME);
+    setupTimeoutMs: 3 * RUN_TIMEOUT_MS,
   },
-  2 * CLI_TIMEOUT_MS,
-);
-
-it(
-  'the old signed revision 1 from the mirror: list and install refused (metadata.rollback), nothing changed',
-  async () => {
-    const state = await readFile(stateFile);
-    await serveStale();
-    const list = await runTmpl(scenario, ['list', '--available', '--json']);
-    expectFailure(list, 'metadata.rollback');
-    expect(list.exitCode).toBe(1);
-    const install = await runTmpl(scenario, ['install', '--skip-start', '--json', OTHER]);
-    expectFailure(install, 'metadata.rollback');
-    expect(install.exitCode).toBe(1);
-    await expectUntouched(scenario, installed, NAME);
-    expect(await readFile(stateFile)).toEqual(state);
-    await publish(REVISION_2);
-  },
-  2 * CLI_TIMEOUT_MS,
-);
-
-it(
-  'a worker that hands over the old signed repomd, or one it altered: refused, nothing changed',
-  async () => {
-    const state = await readFile(stateFile);
-    try {
-      await setWorkerService(
-        scenario,
+  [
+    {
+      name: 'the old signed revision 1 from the mirror: list refused (metadata.rollback), nothing changed',
+      argv: ['list', '--available'],
+      code: 'metadata.rollback',
+      ...staleMirror,
+    },
+    {
+      name: 'the old signed revision 1 from the mirror: install refused (metadata.rollback), nothing changed',
+      argv: ['install', '--skip-start', OTHER],
+      code: 'metadata.rollback',
+      ...staleMirror,
+      check: async () => {
+        await staleMirror.check();
+        await publish(REVISION_2);
+      },
+    },
+    {
+      name: 'a worker that hands over the old signed repomd: refused (metadata.rollback), nothing changed',
+      argv: ['install', '--skip-start', OTHER],
+      code: 'metadata.rollback',
+      worker: () =>
         lyingWorker(
           'stale-repomd',
           {
@@ -131,33 +129,39 @@ it(
           },
           [stale],
         ),
-      );
-      expectFailure(
-        await runTmpl(scenario, ['install', '--skip-start', '--json', OTHER]),
-        'metadata.rollback',
-      );
-      await setWorkerService(scenario, lyingWorker('forged-repomd'));
-      expectFailure(
-        await runTmpl(scenario, ['install', '--skip-start', '--json', OTHER]),
-        'metadata.signature',
-      );
-    } finally {
-      await setWorkerService(scenario, null);
-    }
-    await expectUntouched(scenario, installed, NAME);
-    expect(await readFile(stateFile)).toEqual(state);
-  },
-  2 * CLI_TIMEOUT_MS,
+      ...keepsRecord,
+    },
+    {
+      name: 'a worker that hands over a repomd it altered: refused (metadata.signature), nothing changed',
+      argv: ['install', '--skip-start', OTHER],
+      code: 'metadata.signature',
+      worker: () => lyingWorker('forged-repomd'),
+      ...keepsRecord,
+    },
+    {
+      name: 'a signature older than metadata_max_age with metadata_max_age_action=refuse: refused, nothing changed',
+      argv: ['install', '--skip-start', OTHER],
+      code: 'metadata.max-age',
+      arrange: async () => {
+        await publish(NOW, new Date((NOW - 30 * DAY) * 1000));
+        await writeFile(
+          scenario.repoFile,
+          `${repoFileText}metadata_max_age=2w\nmetadata_max_age_action=refuse\n`,
+        );
+      },
+    },
+  ],
 );
 
 it(
-  'a signature older than metadata_max_age: a warning, a refusal with metadata_max_age_action=refuse, nothing with never',
+  'a signature older than metadata_max_age: a warning by default, nothing with metadata_max_age=never',
   async () => {
+    const { scenario } = world.get();
     await publish(NOW, new Date((NOW - 30 * DAY) * 1000));
     await writeFile(scenario.repoFile, `${repoFileText}metadata_max_age=2w\n`);
     const json = await runTmpl(scenario, ['list', '--available', '--json']);
     expectSuccess(json);
-    expect(JSON.parse(json.stdout)).toMatchObject({
+    expect(jsonOf(json)).toMatchObject({
       ok: true,
       warnings: [
         { code: 'metadata.max-age', repoid: SCENARIO_REPO_ID, message: expect.any(String) as string },
@@ -170,20 +174,11 @@ it(
 
     await writeFile(
       scenario.repoFile,
-      `${repoFileText}metadata_max_age=2w\nmetadata_max_age_action=refuse\n`,
-    );
-    const strict = await runTmpl(scenario, ['install', '--skip-start', '--json', OTHER]);
-    expectFailure(strict, 'metadata.max-age');
-    expect(strict.exitCode).toBe(1);
-    await expectUntouched(scenario, installed, NAME);
-
-    await writeFile(
-      scenario.repoFile,
       `${repoFileText}metadata_max_age=never\nmetadata_max_age_action=refuse\n`,
     );
     const never = await runTmpl(scenario, ['list', '--available', '--json']);
     expectSuccess(never);
-    expect(JSON.parse(never.stdout)).toMatchObject({ ok: true, warnings: [] });
+    expect(jsonOf(never)).toMatchObject({ ok: true, warnings: [] });
   },
-  4 * CLI_TIMEOUT_MS,
+  3 * RUN_TIMEOUT_MS,
 );

@@ -4,11 +4,14 @@
  * absolute path or at another host. tmpl refuses them while parsing, so no download code ever
  * sees such a name: a repomd.xml with one is refused; a primary.xml package entry with one is
  * left out of the listing (and reported), so it can never be requested.
+ *
+ * Not a defineAttack file: the names are refused by the worker's parsers, in the disposable,
+ * before any download code runs; they are tested here on the parsers, one table row per name.
  */
 import { describe, expect, it } from 'vitest';
 import { parsePrimaryXml, type PrimarySkip } from '../../dispvm-worker/primary.ts';
 import { parseRepomd } from '../../dispvm-worker/repomd.ts';
-import { ParseError } from '../../protocol/errors.ts';
+import { parseErrorCode } from '../helpers/expect-error.ts';
 import { dataEntry, packageXml, primaryXml, repomdXml } from '../helpers/rpm-md-documents.ts';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -27,15 +30,7 @@ const HOSTILE_HREFS = [
   'x.rpm\n../y',
 ];
 
-function code(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ParseError);
-    return (e as ParseError).code;
-  }
-  return 'accepted';
-}
+const code = parseErrorCode;
 
 const xmlEscape = (s: string): string =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/"/g, '&quot;').replace(/\n/g, '&#10;');

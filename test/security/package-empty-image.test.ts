@@ -5,7 +5,7 @@
  * member's realsize 0 is refused before the import starts: the upgrade fails, the old root
  * volume stays byte-identical.
  */
-import { defineAttack, smallTemplate } from '../helpers/e2e-world.ts';
+import { defineAttack, smallTemplate } from '../helpers/kit/index.ts';
 
 const NAME = 'fedora-hollow';
 

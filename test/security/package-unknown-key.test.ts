@@ -12,7 +12,7 @@ import {
   generateSigningKey,
   type ForgedTemplate,
 } from '../../sim/forge/index.ts';
-import { defineAttack, lyingWorker, smallTemplate } from '../helpers/e2e-world.ts';
+import { defineAttack, lyingWorker, smallTemplate } from '../helpers/kit/index.ts';
 
 let impostor: ForgedTemplate;
 

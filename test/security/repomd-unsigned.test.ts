@@ -8,7 +8,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'vitest';
 import { generateSigningKey, signDetachedArmored } from '../../sim/forge/index.ts';
-import { defineAttack, jsonOf, smallTemplate, type AttackCase } from '../helpers/e2e-world.ts';
+import { defineAttack, jsonOf, smallTemplate, type AttackCase } from '../helpers/kit/index.ts';
 
 const signature = (repoDir: string): string => path.join(repoDir, 'repodata', 'repomd.xml.asc');
 

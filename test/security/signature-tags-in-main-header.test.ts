@@ -3,6 +3,9 @@
  * digests and signatures count, and the main header must be exactly one immutable region, so that
  * the bytes a signature covers are the whole main header. Every attack here is also run through
  * `rpmkeys --checksig` as qvm-template runs it, to show where tmpl is stricter.
+ *
+ * Not a defineAttack file: the attacks are on the package verifier (tmpl's and rpmkeys' verdicts
+ * side by side on crafted packages), with no template install and no Qubes state to watch.
  */
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -15,7 +18,14 @@ import { VerificationError } from '../../protocol/errors.ts';
 import { parsePackageHead, type PackageHead } from '../../protocol/rpm-package.ts';
 import { verifyHeaderSignature } from '../../protocol/rpm-signature.ts';
 import { RpmType, SigTag, Tag } from '../../protocol/rpm-tags.ts';
-import { buildRpm, makeGpgKey, removeGpgKey, signRpm, type GpgKey } from '../helpers/rpm-fixtures.ts';
+import {
+  buildRpm,
+  makeGpgKey,
+  removeGpgKey,
+  signRpm,
+  type GpgKey,
+  GPG_BATCH,
+} from '../helpers/rpm-fixtures.ts';
 import { assemblePackage, rawEntries, writeHeader, type RawEntry } from '../helpers/rpm-header-writer.ts';
 import { rpmkeysVerify, tmplVerify } from '../helpers/verify-runners.ts';
 
@@ -37,11 +47,7 @@ async function gpgSign(data: Uint8Array): Promise<Uint8Array> {
   await execa(
     'gpg',
     [
-      '--batch',
-      '--pinentry-mode',
-      'loopback',
-      '--passphrase',
-      '',
+      ...GPG_BATCH,
       '-u',
       key.fingerprint,
       '--digest-algo',

@@ -12,7 +12,6 @@ import { createHash } from 'node:crypto';
 import { mkdir, open, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'vitest';
-import { SERVICE_TABLE_FILE } from '../../sim/qrexec/service-table.ts';
 import type { Scenario, ScenarioTemplate } from '../../sim/scenario.ts';
 import {
   defineAttack,
@@ -20,11 +19,12 @@ import {
   imageSha256,
   MiB,
   plantTemplate,
-  REPO_ROOT,
-  SimQubes,
+  postInstallServices,
+  setServices,
+  Qubes,
   smallTemplate,
   type AttackCase,
-} from '../helpers/e2e-world.ts';
+} from '../helpers/kit/index.ts';
 
 const GOOD_CONF = 'gui=1\nqrexec=1\nvirt-mode=hvm\n';
 const BAD: Record<string, { conf?: string; appmenu?: string; code: string }> = {
@@ -56,7 +56,7 @@ interface TemplateState {
 
 /** The image file of a volume: the file pool's `path`, a reflink volume's clean image. */
 async function volumeFile(vm: string, volume: string): Promise<string> {
-  const qubes = SimQubes.of(scenario);
+  const qubes = Qubes.of(scenario);
   const info = await qubes.volumeInfo(vm, volume);
   if (info.pool !== REFLINK_POOL) return qubes.volumePath(vm, volume);
   return path.join(scenario.sim.env.TMPL_SIM_DIR!, 'pools', REFLINK_POOL, `${info.vid}.img`);
@@ -74,10 +74,10 @@ async function headSha256(file: string, bytes: number): Promise<string> {
 }
 
 async function templateState(name: string): Promise<TemplateState> {
-  const qubes = SimQubes.of(scenario);
+  const qubes = Qubes.of(scenario);
   const privateFile = await volumeFile(name, 'private');
   const properties: TemplateState['properties'] = {};
-  for (const p of PROPERTIES) properties[p] = await qubes.property(name, p);
+  for (const p of PROPERTIES) properties[p] = await qubes.propertyInfo(name, p);
   return {
     root: await fileSha256(await volumeFile(name, 'root')),
     privateHead: await headSha256(privateFile, 1024 * 1024),
@@ -158,24 +158,9 @@ defineAttack(
       await writeFile(rollbackFile(), JSON.stringify({ version: 1, templates: floorRecord }, null, 2) + '\n');
       floor = await readFile(rollbackFile());
       // qubes.PostInstall of the reverted victim fails (sim/bin/sim-vm-services/qubes-post-install.mjs).
-      await writeFile(
-        path.join(s.sim.env.TMPL_SIM_DIR!, SERVICE_TABLE_FILE),
-        JSON.stringify({
-          vms: Object.fromEntries(
-            [POST_INSTALL_VICTIM, NO_REVISION_VICTIM].map((vm) => [
-              vm,
-              {
-                'qubes.PostInstall': {
-                  argv: [
-                    process.execPath,
-                    path.join(REPO_ROOT, 'sim/bin/sim-vm-services/qubes-post-install.mjs'),
-                  ],
-                  env: { TMPL_SIM_POST_INSTALL_FAIL: '3' },
-                },
-              },
-            ]),
-          ),
-        }),
+      await setServices(
+        s,
+        postInstallServices([POST_INSTALL_VICTIM, NO_REVISION_VICTIM], { TMPL_SIM_POST_INSTALL_FAIL: '3' }),
       );
       for (const name of names) templates.set(name, await templateState(name));
       // The planted root volumes are the planted images, not the packages' ones.
@@ -194,14 +179,14 @@ defineAttack(
       check: async () => {
         await expectTemplateAsBefore(POST_INSTALL_VICTIM);
         expect(await readFile(rollbackFile())).toEqual(floor);
-        expect((await SimQubes.of(scenario).vms()).find((v) => v.name === POST_INSTALL_VICTIM)?.state).toBe(
+        expect((await Qubes.of(scenario).vms()).find((v) => v.name === POST_INSTALL_VICTIM)?.state).toBe(
           'Halted',
         );
         // revisions_to_keep was raised for the run (its shutdown commits and prunes) and set back
         for (const volume of ['root', 'private'])
-          expect(
-            (await SimQubes.of(scenario).volumeInfo(POST_INSTALL_VICTIM, volume)).revisions_to_keep,
-          ).toBe('1');
+          expect((await Qubes.of(scenario).volumeInfo(POST_INSTALL_VICTIM, volume)).revisions_to_keep).toBe(
+            '1',
+          );
       },
     },
     {

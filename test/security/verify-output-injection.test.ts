@@ -4,14 +4,16 @@
  * the title, C1 CSI) and line breaks, so that `tmpl verify` prints them raw and forges a
  * verdict line such as "other.rpm: digests signatures OK". Every verdict is one line with each
  * dangerous character escaped; --json messages are single lines too.
+ *
+ * Not a defineAttack file: `tmpl verify` reads local files and touches no Qubes, so there is no
+ * simulated system to leave untouched; the attack is on the terminal, checked line by line.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { generateSigningKey, writeRpm, type RpmPackageSpec } from '../../sim/forge/index.ts';
-import { REPO_ROOT } from '../helpers/verify-runners.ts';
+import { runTmplAlone, type TmplRun } from '../helpers/kit/index.ts';
 
 /** What a terminal must never see raw: C0/C1 controls, DEL, separators and format characters. */
 const RAW = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
@@ -57,11 +59,8 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function verify(...args: string[]) {
-  return execa(process.execPath, ['bin/tmpl.mjs', 'verify', '--keyring', keyPath, ...args], {
-    cwd: REPO_ROOT,
-    reject: false,
-  });
+function verify(...args: string[]): Promise<TmplRun> {
+  return runTmplAlone(['verify', '--keyring', keyPath, ...args]);
 }
 
 it('header strings and file names reach the terminal escaped, one verdict line per package', async () => {
@@ -69,6 +68,7 @@ it('header strings and file names reach the terminal escaped, one verdict line p
   expect(human.exitCode).toBe(1);
   for (const line of human.stdout.split('\n')) expect(RAW.test(line), JSON.stringify(line)).toBe(false);
   const lines = human.stdout.split('\n');
+  expect(lines.pop()).toBe('');
   expect(lines).toHaveLength(2);
   const reason =
     'rpm.info.payload-compressor: unknown payload compressor ' +

@@ -7,7 +7,7 @@
  * worker itself before anything is sent.
  */
 import { expect } from 'vitest';
-import { defineAttack, MEETS_RUNNING_IMPORT, lyingWorker, smallTemplate } from '../helpers/e2e-world.ts';
+import { defineAttack, MEETS_RUNNING_IMPORT, lyingWorker, smallTemplate } from '../helpers/kit/index.ts';
 
 const NAME = 'fedora-victim';
 

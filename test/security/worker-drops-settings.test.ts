@@ -5,7 +5,7 @@
  * header lists must be announced, streamed and verified: the upgrade is refused when METADATA
  * arrives, before anything is prepared, and the root volume stays.
  */
-import { defineAttack, installedVictim } from '../helpers/e2e-world.ts';
+import { defineAttack, installedVictim } from '../helpers/kit/index.ts';
 
 const NAME = 'fedora-settings';
 

@@ -5,7 +5,7 @@
  * error: the upgrade fails at the first one, the root volume stays.
  */
 import { expect } from 'vitest';
-import { defineAttack, installedVictim } from '../helpers/e2e-world.ts';
+import { defineAttack, installedVictim } from '../helpers/kit/index.ts';
 
 const NAME = 'fedora-empty-data';
 /** Far longer than the refusal takes; the run must not wait for the idle timeout. */

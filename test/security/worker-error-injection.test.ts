@@ -8,7 +8,7 @@
  */
 import { expect } from 'vitest';
 import {
-  CLI_TIMEOUT_MS,
+  RUN_TIMEOUT_MS,
   defineAttack,
   expectUntouched,
   installedVictim,
@@ -16,7 +16,7 @@ import {
   lyingWorker,
   runTmpl,
   type TmplRun,
-} from '../helpers/e2e-world.ts';
+} from '../helpers/kit/index.ts';
 
 const NAME = 'fedora-victim';
 
@@ -58,7 +58,7 @@ defineAttack('tmpl-sec-errinj-', installedVictim(NAME, ['1', '2'], 'error-inject
       ]);
       await expectUntouched(scenario, before, NAME);
     },
-    timeoutMs: 2 * CLI_TIMEOUT_MS,
+    timeoutMs: 2 * RUN_TIMEOUT_MS,
   },
   {
     name: 'raw ESC, C1 CSI and a bidi override break the ERROR schema: refused, nothing raw',

@@ -4,7 +4,7 @@
  * orchestrator commits only when the worker's stream ended cleanly after END: the reinstall
  * fails, Qubes discards the import, the root volume stays.
  */
-import { defineAttack, MEETS_RUNNING_IMPORT, installedVictim } from '../helpers/e2e-world.ts';
+import { defineAttack, MEETS_RUNNING_IMPORT, installedVictim } from '../helpers/kit/index.ts';
 
 const NAME = 'fedora-victim';
 

@@ -4,7 +4,7 @@
  * and stops at the first byte too many; nothing is buffered beyond the bounded channel. The
  * upgrade fails, the root volume stays.
  */
-import { defineAttack, installedVictim } from '../helpers/e2e-world.ts';
+import { defineAttack, installedVictim } from '../helpers/kit/index.ts';
 
 const NAME = 'fedora-victim';
 

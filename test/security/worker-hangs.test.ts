@@ -5,7 +5,7 @@
  * it had created for this install.
  */
 import { expect } from 'vitest';
-import { defineAttack, lyingWorker, smallTemplate } from '../helpers/e2e-world.ts';
+import { defineAttack, lyingWorker, smallTemplate } from '../helpers/kit/index.ts';
 
 const IDLE_MS = 4000;
 

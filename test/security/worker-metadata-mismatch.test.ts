@@ -3,7 +3,7 @@
  * release (what it would want the orchestrator to record). Every METADATA field must agree with
  * the verified header: the install fails and the template VM created for it is removed again.
  */
-import { defineAttack, lyingWorker, smallTemplate } from '../helpers/e2e-world.ts';
+import { defineAttack, lyingWorker, smallTemplate } from '../helpers/kit/index.ts';
 
 defineAttack(
   'tmpl-sec-metadata-',

@@ -7,7 +7,7 @@
  * had created and kills the disposable.
  */
 import { expect } from 'vitest';
-import { defineAttack, lyingWorker, smallTemplate } from '../helpers/e2e-world.ts';
+import { defineAttack, lyingWorker, smallTemplate } from '../helpers/kit/index.ts';
 
 const NAME = 'fedora-stall';
 const SHORT_MS = 3000;

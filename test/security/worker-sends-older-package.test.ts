@@ -4,7 +4,7 @@
  * holes. The orchestrator asked for one exact EVR, higher than the installed one, and checks the
  * verified header's EVR before anything changes: the upgrade fails, the root volume stays.
  */
-import { defineAttack, lyingWorker, smallTemplate } from '../helpers/e2e-world.ts';
+import { defineAttack, lyingWorker, smallTemplate } from '../helpers/kit/index.ts';
 
 const NAME = 'fedora-victim';
 

@@ -3,7 +3,7 @@
  * another package from the same repository. The signature verifies, but the orchestrator compares
  * the verified NAME and EVR with what it asked for before anything is created: nothing changes.
  */
-import { defineAttack, lyingWorker, smallTemplate } from '../helpers/e2e-world.ts';
+import { defineAttack, lyingWorker, smallTemplate } from '../helpers/kit/index.ts';
 
 defineAttack(
   'tmpl-sec-other-head-',

@@ -3,7 +3,7 @@
  * import has received a prefix of the image; it must not be committed: the reinstall fails,
  * Qubes discards the import, the root volume stays.
  */
-import { defineAttack, MEETS_RUNNING_IMPORT, installedVictim } from '../helpers/e2e-world.ts';
+import { defineAttack, MEETS_RUNNING_IMPORT, installedVictim } from '../helpers/kit/index.ts';
 
 const NAME = 'fedora-victim';
 

@@ -5,7 +5,7 @@
  * honest worker refuses the whole package: a payload must hold exactly the header's files.
  */
 import { expect } from 'vitest';
-import { defineAttack, jsonOf, lyingWorker, smallTemplate } from '../helpers/e2e-world.ts';
+import { defineAttack, jsonOf, lyingWorker, smallTemplate } from '../helpers/kit/index.ts';
 
 const NAME = 'fedora-victim';
 

@@ -17,9 +17,9 @@ import {
   jsonOf,
   managedFeatures,
   Qubes,
-  runCli,
+  runTmpl,
   RUN_TIMEOUT_MS,
-} from '../../helpers/cli-world.ts';
+} from '../../helpers/kit/index.ts';
 
 const KiB = 1024;
 const NAME = 'fedora-cli';
@@ -62,14 +62,14 @@ describe('exit codes and --json, commands that take the lock (one at a time)', (
   it(
     'install of an installed template: exit 0, "already installed", status already-installed',
     async () => {
-      const json = await runCli(scenario, ['install', '--json', NAME]);
+      const json = await runTmpl(scenario, ['install', '--json', NAME]);
       expectSuccess(json);
       expect(jsonOf(json)).toMatchObject({
         command: 'install',
         ok: true,
         templates: [{ template: NAME, status: 'already-installed' }],
       });
-      const human = await runCli(scenario, ['install', NAME]);
+      const human = await runTmpl(scenario, ['install', NAME]);
       expectSuccess(human);
       expect(human.stderr).toContain(`Template '${NAME}' already installed, skipping...`);
     },
@@ -80,8 +80,8 @@ describe('exit codes and --json, commands that take the lock (one at a time)', (
     'install/download/reinstall of an unknown template: exit 2, template.not-found',
     async () => {
       for (const command of ['install', 'download', 'reinstall']) {
-        const run = await runCli(scenario, [command, '--json', 'no-such-template']);
-        expectFailure(run, 'template.not-found', 2);
+        const run = await runTmpl(scenario, [command, '--json', 'no-such-template']);
+        expectFailure(run, { code: 'template.not-found', exit: 2 });
         expect(jsonOf(run).command).toBe(command);
         expect(run.stderr).toContain("Template 'no-such-template' not found.");
       }
@@ -92,7 +92,7 @@ describe('exit codes and --json, commands that take the lock (one at a time)', (
   it(
     'upgrade with nothing newer: exit 0, status skipped',
     async () => {
-      const run = await runCli(scenario, ['upgrade', '--json', '--yes', NAME]);
+      const run = await runTmpl(scenario, ['upgrade', '--json', '--yes', NAME]);
       expectSuccess(run);
       expect(jsonOf(run)).toMatchObject({ ok: true, templates: [{ template: NAME, status: 'skipped' }] });
     },
@@ -102,11 +102,10 @@ describe('exit codes and --json, commands that take the lock (one at a time)', (
   it(
     'downgrade of a template the repository does not have: exit 2, template.not-found',
     async () => {
-      expectFailure(
-        await runCli(scenario, ['downgrade', '--json', 'debian-12-xfce']),
-        'template.not-found',
-        2,
-      );
+      expectFailure(await runTmpl(scenario, ['downgrade', '--json', 'debian-12-xfce']), {
+        code: 'template.not-found',
+        exit: 2,
+      });
     },
     RUN_TIMEOUT_MS,
   );
@@ -114,13 +113,15 @@ describe('exit codes and --json, commands that take the lock (one at a time)', (
   it(
     'remove/purge of no such VM: exit 2 template.not-found; of a VM that is no template: exit 2 usage',
     async () => {
-      expectFailure(await runCli(scenario, ['remove', '--json', 'no-such-vm']), 'template.not-found', 2);
-      expectFailure(
-        await runCli(scenario, ['purge', '--json', '--yes', 'no-such-vm']),
-        'template.not-found',
-        2,
-      );
-      expectFailure(await runCli(scenario, ['remove', '--json', 'work']), 'usage', 2);
+      expectFailure(await runTmpl(scenario, ['remove', '--json', 'no-such-vm']), {
+        code: 'template.not-found',
+        exit: 2,
+      });
+      expectFailure(await runTmpl(scenario, ['purge', '--json', '--yes', 'no-such-vm']), {
+        code: 'template.not-found',
+        exit: 2,
+      });
+      expectFailure(await runTmpl(scenario, ['remove', '--json', 'work']), { code: 'usage', exit: 2 });
     },
     RUN_TIMEOUT_MS,
   );
@@ -128,7 +129,7 @@ describe('exit codes and --json, commands that take the lock (one at a time)', (
   it(
     'clean and repolist --json',
     async () => {
-      const clean = await runCli(scenario, [
+      const clean = await runTmpl(scenario, [
         'clean',
         '--json',
         '--cachedir',
@@ -136,7 +137,7 @@ describe('exit codes and --json, commands that take the lock (one at a time)', (
       ]);
       expectSuccess(clean);
       expect(jsonOf(clean)).toEqual({ command: 'clean', ok: true, removed: [] });
-      const repolist = await runCli(scenario, ['repolist', '--json']);
+      const repolist = await runTmpl(scenario, ['repolist', '--json']);
       expectSuccess(repolist);
       expect(jsonOf(repolist)).toEqual({
         command: 'repolist',
@@ -152,16 +153,15 @@ describe.concurrent('exit codes and --json, commands without the lock', () => {
   it(
     'list/info: --json has the envelope, no match is exit 2 template.not-found',
     async () => {
-      const list = await runCli(scenario, ['list', '--installed', '--json']);
+      const list = await runTmpl(scenario, ['list', '--installed', '--json']);
       expectSuccess(list);
       const json = jsonOf(list);
       expect(json).toMatchObject({ command: 'list', ok: true });
       expect((json.installed as { name: string }[]).map((t) => t.name)).toContain(NAME);
-      expectFailure(
-        await runCli(scenario, ['info', '--installed', '--json', 'nothing-*']),
-        'template.not-found',
-        2,
-      );
+      expectFailure(await runTmpl(scenario, ['info', '--installed', '--json', 'nothing-*']), {
+        code: 'template.not-found',
+        exit: 2,
+      });
     },
     RUN_TIMEOUT_MS,
   );
@@ -169,7 +169,7 @@ describe.concurrent('exit codes and --json, commands without the lock', () => {
   it(
     'search --json: ranked results with their section headers',
     async () => {
-      const run = await runCli(scenario, ['search', '--json', 'cli']);
+      const run = await runTmpl(scenario, ['search', '--json', 'cli']);
       expectSuccess(run);
       expect(jsonOf(run)).toEqual({
         command: 'search',
@@ -188,7 +188,7 @@ describe.concurrent('exit codes and --json, commands without the lock', () => {
       const good = scenario.packages[0]!.path;
       const bad = path.join(scenario.dir, 'not-a-package.rpm');
       await writeFile(bad, 'this is not an RPM package');
-      const run = await runCli(scenario, ['verify', '--json', '--keyring', scenario.keyPath, good, bad]);
+      const run = await runTmpl(scenario, ['verify', '--json', '--keyring', scenario.keyPath, good, bad]);
       expect(run.exitCode).toBe(1);
       const json = jsonOf(run);
       expect(json.ok).toBe(false);
@@ -197,10 +197,10 @@ describe.concurrent('exit codes and --json, commands without the lock', () => {
         { path: bad, ok: false },
       ]);
       expect(json.error?.code).toMatch(/^[a-z0-9-]+(\.[a-z0-9-]+)+$/);
-      const ok = await runCli(scenario, ['verify', '--json', '--keyring', scenario.keyPath, good]);
+      const ok = await runTmpl(scenario, ['verify', '--json', '--keyring', scenario.keyPath, good]);
       expectSuccess(ok);
       expect(jsonOf(ok)).toMatchObject({ command: 'verify', ok: true });
-      expectFailure(await runCli(scenario, ['verify', '--json']), 'usage', 2);
+      expectFailure(await runTmpl(scenario, ['verify', '--json']), { code: 'usage', exit: 2 });
     },
     RUN_TIMEOUT_MS,
   );
@@ -215,8 +215,8 @@ describe.concurrent('exit codes and --json, commands without the lock', () => {
         ['--json'],
         ['install', '--json'],
       ]) {
-        const run = await runCli(scenario, args);
-        expectFailure(run, 'usage', 2);
+        const run = await runTmpl(scenario, args);
+        expectFailure(run, { code: 'usage', exit: 2 });
       }
     },
     RUN_TIMEOUT_MS,
@@ -225,10 +225,10 @@ describe.concurrent('exit codes and --json, commands without the lock', () => {
   it(
     'no Admin API: exit 2, code qubes.no-admin-api',
     async () => {
-      const run = await runCli(scenario, ['list', '--installed', '--json'], {
+      const run = await runTmpl(scenario, ['list', '--installed', '--json'], {
         env: { TMPL_QUBESD_SOCKET: path.join(scenario.dir, 'no-such.sock') },
       });
-      expectFailure(run, 'qubes.no-admin-api', 2);
+      expectFailure(run, { code: 'qubes.no-admin-api', exit: 2 });
     },
     RUN_TIMEOUT_MS,
   );
@@ -238,11 +238,13 @@ describe.concurrent('options', () => {
   it(
     'global options before and after the command give the same result',
     async () => {
-      const before = await runCli(scenario, [...scenario.args, '--json', 'repolist', '--all'], {
+      const before = await runTmpl(scenario, [...scenario.args, '--json', 'repolist', '--all'], {
         bare: true,
       });
-      const after = await runCli(scenario, ['repolist', '--all', ...scenario.args, '--json'], { bare: true });
-      const mixed = await runCli(
+      const after = await runTmpl(scenario, ['repolist', '--all', ...scenario.args, '--json'], {
+        bare: true,
+      });
+      const mixed = await runTmpl(
         scenario,
         ['--repo-files', scenario.repoFile, 'repolist', '--releasever', '4.2', '--all', '--json'],
         { bare: true },
@@ -258,7 +260,7 @@ describe.concurrent('options', () => {
     '--enablerepo/--disablerepo/--repoid apply in command-line order',
     async () => {
       const enabled = async (...selectors: string[]): Promise<string[]> => {
-        const run = await runCli(scenario, ['repolist', '--json', '--repo-files', twoRepos, ...selectors], {
+        const run = await runTmpl(scenario, ['repolist', '--json', '--repo-files', twoRepos, ...selectors], {
           bare: true,
           env: { TMPL_RELEASEVER: '4.2' },
         });
@@ -280,12 +282,12 @@ describe.concurrent('options', () => {
       expect(d).toEqual(['beta', 'gamma']);
       expect(e).toEqual(['beta', 'gamma']);
       // and refuses --repoid with --disablerepo
-      const both = await runCli(
+      const both = await runTmpl(
         scenario,
         ['repolist', '--json', '--repo-files', twoRepos, '--repoid=gamma', '--disablerepo=alpha'],
         { bare: true, env: { TMPL_RELEASEVER: '4.2' } },
       );
-      expectFailure(both, 'usage', 2);
+      expectFailure(both, { code: 'usage', exit: 2 });
     },
     RUN_TIMEOUT_MS,
   );

@@ -17,10 +17,10 @@ import {
   expectSuccess,
   managedFeatures,
   Qubes,
-  runCli,
+  runTmpl,
   RUN_TIMEOUT_MS,
-  type CliRun,
-} from '../../helpers/cli-world.ts';
+  type TmplRun,
+} from '../../helpers/kit/index.ts';
 
 const KiB = 1024;
 const SNAPSHOTS = path.join(import.meta.dirname, '__snapshots__', 'golden');
@@ -123,8 +123,8 @@ function normalise(text: string, expect: ExpectStatic): string {
     .replace(/^(Size +: +)\d+\.\d KiB$/gm, '$1<size> KiB');
 }
 
-async function golden(expect: ExpectStatic, args: string[], file: string): Promise<CliRun> {
-  const run = await runCli(scenario, args);
+async function golden(expect: ExpectStatic, args: string[], file: string): Promise<TmplRun> {
+  const run = await runTmpl(scenario, args);
   expectSuccess(run);
   expect(run.stderr).toBe('');
   expect(run.stdout.endsWith('\n')).toBe(true);
@@ -208,7 +208,7 @@ describe.concurrent('golden listings', () => {
       expect(fields[11]).toBe('Debian 13 ? Xfce');
       // the description is last: its newline is '|', as qvm-template writes it
       expect(fields.slice(12).join('|')).toBe('First line of the description.|Second line | with a bar.');
-      const json = await runCli(scenario, ['info', '--machine-readable-json', 'debian-13-xfce']);
+      const json = await runTmpl(scenario, ['info', '--machine-readable-json', 'debian-13-xfce']);
       const row = (JSON.parse(json.stdout) as Record<string, Record<string, string>[]>).available![0]!;
       expect(row.license).toBe('GPL-2.0-or-later AND MIT');
       expect(row.summary).toBe('Debian 13 | Xfce');

@@ -14,10 +14,10 @@ import {
   expectSuccess,
   jsonOf,
   Qubes,
-  runCli,
+  runTmpl,
   RUN_TIMEOUT_MS,
   simState,
-} from '../../helpers/cli-world.ts';
+} from '../../helpers/kit/index.ts';
 
 const KiB = 1024;
 const image = (seed: string) => ({ size: 256 * KiB, extents: [{ offset: 0, length: 16 * KiB, seed }] });
@@ -64,7 +64,7 @@ describe('a repository with one hostile entry', () => {
   it(
     'list: the good templates, and the bad entry as a warning (stable code; stderr in human mode)',
     async () => {
-      const run = await runCli(scenario, ['list', '--json', '--available']);
+      const run = await runTmpl(scenario, ['list', '--json', '--available']);
       expectSuccess(run);
       const json = jsonOf(run) as unknown as { available: Listed[]; warnings: unknown[] };
       expect(json.available.map((t) => `${t.name} ${t.evr}`).sort()).toEqual([
@@ -78,7 +78,7 @@ describe('a repository with one hostile entry', () => {
       expect(json.warnings).toEqual([expect.objectContaining(HOSTILE_WARNING)]);
       expect(run.stderr).not.toContain('warning');
 
-      const human = await runCli(scenario, ['list', '--available']);
+      const human = await runTmpl(scenario, ['list', '--available']);
       expectSuccess(human);
       expect(human.stdout).toMatch(/^alpha\s+0:1\.0-1\s/m);
       const lines = human.stderr.split('\n').filter((l) => l.startsWith('tmpl: warning'));
@@ -95,12 +95,12 @@ describe('a repository with one hostile entry', () => {
   it(
     'epoch 4294967295 sorts above 4294967294; a long description is shown cut, with a marker',
     async () => {
-      const run = await runCli(scenario, ['list', '--json', '--available', '--all-versions', 'high-epoch']);
+      const run = await runTmpl(scenario, ['list', '--json', '--available', '--all-versions', 'high-epoch']);
       expectSuccess(run);
       const versions = (jsonOf(run) as unknown as { available: Listed[] }).available.map((t) => t.evr);
       expect(versions).toEqual([`${TOP_EPOCH - 1}:9.0-1`, `${TOP_EPOCH}:1.0-1`]);
 
-      const info = await runCli(scenario, ['info', '--json', '--available', 'wordy']);
+      const info = await runTmpl(scenario, ['info', '--json', '--available', 'wordy']);
       expectSuccess(info);
       const [wordy] = (jsonOf(info) as unknown as { available: { description: string }[] }).available;
       expect(wordy!.description.length).toBeLessThan(20 * KiB);
@@ -112,7 +112,7 @@ describe('a repository with one hostile entry', () => {
   it(
     'install of good templates works while the bad entry is in the repository; epoch 4294967295 installs as such',
     async () => {
-      const run = await runCli(scenario, ['install', '--json', 'alpha', 'high-epoch']);
+      const run = await runTmpl(scenario, ['install', '--json', 'alpha', 'high-epoch']);
       expectSuccess(run);
       const json = jsonOf(run);
       expect(json).toMatchObject({
@@ -125,12 +125,12 @@ describe('a repository with one hostile entry', () => {
       });
       expect(await qubes.feature('high-epoch', 'template-epoch')).toBe(String(TOP_EPOCH));
       expect(await qubes.feature('high-epoch', 'template-version')).toBe('1.0');
-      const installed = await runCli(scenario, ['list', '--json', '--installed', 'high-epoch']);
+      const installed = await runTmpl(scenario, ['list', '--json', '--installed', 'high-epoch']);
       expect((jsonOf(installed) as unknown as { installed: Listed[] }).installed).toEqual([
         { name: 'high-epoch', evr: `${TOP_EPOCH}:1.0-1`, reponame: SCENARIO_REPO_ID },
       ]);
       // The template installed: a second install is "already installed", exit 0.
-      const again = await runCli(scenario, ['install', '--json', 'alpha']);
+      const again = await runTmpl(scenario, ['install', '--json', 'alpha']);
       expectSuccess(again);
       expect(jsonOf(again)).toMatchObject({
         templates: [{ template: 'alpha', status: 'already-installed' }],
@@ -145,7 +145,7 @@ describe('install', () => {
     '--keyring KEY install ./pkg.rpm: the keyring given applies to the local package',
     async () => {
       const pkg = scenario.packages.find((p) => p.packageName === 'qubes-template-local-pkg')!;
-      const run = await runCli(scenario, [
+      const run = await runTmpl(scenario, [
         '--keyring',
         scenario.keyPath,
         'install',
@@ -167,8 +167,8 @@ describe('install', () => {
     async (name) => {
       const before = simState(scenario);
       const vms = await qubes.vms();
-      const run = await runCli(scenario, ['install', '--json', name]);
-      expectFailure(run, 'template.name-taken', 1);
+      const run = await runTmpl(scenario, ['install', '--json', name]);
+      expectFailure(run, { code: 'template.name-taken', exit: 1 });
       expect(simState(scenario)).toBe(before);
       expect(await qubes.vms()).toEqual(vms);
     },

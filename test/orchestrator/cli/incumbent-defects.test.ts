@@ -11,10 +11,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readdir, rm, writeFile } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SERVICE_TABLE_FILE } from '../../../sim/qrexec/service-table.ts';
 import { createScenario, type Scenario, type ScenarioTemplate } from '../../../sim/scenario.ts';
 import {
   expectFailure,
@@ -22,10 +21,11 @@ import {
   jsonOf,
   MiB,
   Qubes,
-  runCli,
+  runTmpl,
   RUN_TIMEOUT_MS,
+  setServices,
   simState,
-} from '../../helpers/cli-world.ts';
+} from '../../helpers/kit/index.ts';
 
 const KiB = 1024;
 const NAME = 'debian-defects';
@@ -88,10 +88,10 @@ describe('defects of qvm-template that tmpl does not have', () => {
       expect((await once(fallocate, 'close'))[0]).toBe(0);
       try {
         const before = await qubes.vmNames();
-        const run = await runCli(scenario, ['install', '--json', '--skip-start', '--pool', 'pool2', NAME], {
+        const run = await runTmpl(scenario, ['install', '--json', '--skip-start', '--pool', 'pool2', NAME], {
           env: { HOME: home, XDG_CACHE_HOME: path.join(home, '.cache') },
         });
-        expectFailure(run, 'pool.no-space');
+        expectFailure(run, { code: 'pool.no-space' });
         expect(jsonOf(run).error?.message).toMatch(/pool 'pool2' has \d+ bytes free/);
         expect(await qubes.vmNames()).toEqual(before);
       } finally {
@@ -104,34 +104,25 @@ describe('defects of qvm-template that tmpl does not have', () => {
   it(
     'a failed qubes.PostInstall is an error exit and leaves no half-made template (#10184); no package is cached',
     async () => {
-      await writeFile(
-        path.join(scenario.sim.env.TMPL_SIM_DIR!, SERVICE_TABLE_FILE),
-        JSON.stringify({
-          vms: {
-            [NAME]: {
-              'qubes.PostInstall': {
-                argv: [
-                  process.execPath,
-                  '-e',
-                  'process.stderr.write("post-install broke\\n"); process.exit(3)',
-                ],
-              },
-            },
+      await setServices(scenario, {
+        [NAME]: {
+          'qubes.PostInstall': {
+            argv: [process.execPath, '-e', 'process.stderr.write("post-install broke\\n"); process.exit(3)'],
           },
-        }),
-      );
+        },
+      });
       try {
         const before = await qubes.vmNames();
-        const run = await runCli(scenario, ['install', '--json', NAME], {
+        const run = await runTmpl(scenario, ['install', '--json', NAME], {
           env: { HOME: home, XDG_CACHE_HOME: path.join(home, '.cache') },
         });
-        expectFailure(run, 'template.post-install');
+        expectFailure(run, { code: 'template.post-install' });
         expect(await qubes.vmNames()).toEqual(before);
         // the package went through the disposable only: nothing kept in this domain
         expect(await filesUnder(home)).toEqual([]);
         expect((await filesUnder(scenario.dir)).filter((f) => f.endsWith('.rpm.part'))).toEqual([]);
       } finally {
-        await rm(path.join(scenario.sim.env.TMPL_SIM_DIR!, SERVICE_TABLE_FILE), { force: true });
+        await setServices(scenario, {});
       }
     },
     RUN_TIMEOUT_MS,
@@ -142,8 +133,8 @@ describe('defects of qvm-template that tmpl does not have', () => {
     async () => {
       scenario.server.setFaults([{ path: '/repodata/repomd.xml', fault: { kind: 'corrupt', offset: 60 } }]);
       try {
-        const run = await runCli(scenario, ['list', '--json', '--available']);
-        expectFailure(run, 'worker.reported-error');
+        const run = await runTmpl(scenario, ['list', '--json', '--available']);
+        expectFailure(run, { code: 'worker.reported-error' });
         expect(jsonOf(run).error?.message).toMatch(/repomd/);
       } finally {
         scenario.server.setFaults([]);
@@ -156,8 +147,8 @@ describe('defects of qvm-template that tmpl does not have', () => {
     'a licence with spaces is kept whole in every listing form',
     async () => {
       const [mr, json] = await Promise.all([
-        runCli(scenario, ['info', '--available', '--machine-readable', NAME]),
-        runCli(scenario, ['info', '--available', '--machine-readable-json', NAME]),
+        runTmpl(scenario, ['info', '--available', '--machine-readable', NAME]),
+        runTmpl(scenario, ['info', '--available', '--machine-readable-json', NAME]),
       ]);
       expectSuccess(mr);
       expectSuccess(json);
@@ -173,10 +164,10 @@ describe('defects of qvm-template that tmpl does not have', () => {
     'control characters and bidi overrides in repository text never reach the terminal',
     async () => {
       const runs = await Promise.all([
-        runCli(scenario, ['info', '--available', 'escapes']),
-        runCli(scenario, ['list', '--available', 'escapes']),
-        runCli(scenario, ['search', '--all', 'Line']),
-        runCli(scenario, ['info', '--available', '--machine-readable', 'escapes']),
+        runTmpl(scenario, ['info', '--available', 'escapes']),
+        runTmpl(scenario, ['list', '--available', 'escapes']),
+        runTmpl(scenario, ['search', '--all', 'Line']),
+        runTmpl(scenario, ['info', '--available', '--machine-readable', 'escapes']),
       ]);
       for (const run of runs) {
         expectSuccess(run);
@@ -193,10 +184,9 @@ describe('defects of qvm-template that tmpl does not have', () => {
     async () => {
       await qubes.createTemplate('not-from-a-package');
       const before = simState(scenario);
-      expectFailure(
-        await runCli(scenario, ['remove', '--json', '--yes', 'not-from-a-package']),
-        'template.not-managed',
-      );
+      expectFailure(await runTmpl(scenario, ['remove', '--json', '--yes', 'not-from-a-package']), {
+        code: 'template.not-managed',
+      });
       expect(simState(scenario)).toBe(before);
     },
     RUN_TIMEOUT_MS,
@@ -213,11 +203,11 @@ describe('defects of qvm-template that tmpl does not have', () => {
       try {
         await once(holder.stdout!, 'data');
         const runs = await Promise.all([
-          runCli(scenario, ['download', '--json', '--downloaddir', scenario.dir, NAME]),
-          runCli(scenario, ['remove', '--json', '--yes', 'not-from-a-package']),
-          runCli(scenario, ['purge', '--json', '--yes', 'not-from-a-package']),
+          runTmpl(scenario, ['download', '--json', '--downloaddir', scenario.dir, NAME]),
+          runTmpl(scenario, ['remove', '--json', '--yes', 'not-from-a-package']),
+          runTmpl(scenario, ['purge', '--json', '--yes', 'not-from-a-package']),
         ]);
-        for (const run of runs) expectFailure(run, 'lock.held');
+        for (const run of runs) expectFailure(run, { code: 'lock.held' });
       } finally {
         const exited = once(holder, 'exit');
         process.kill(-holder.pid!, 'SIGKILL');

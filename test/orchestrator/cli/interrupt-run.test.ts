@@ -19,13 +19,13 @@ import {
   jsonOf,
   MiB,
   Qubes,
-  runCli,
+  runTmpl,
   RUN_TIMEOUT_MS,
-  startCli,
-  disposableNames,
+  startTmpl,
+  disposables as simDisposables,
   importLeftovers as simImportLeftovers,
   lockIsFree as scenarioLockIsFree,
-} from '../../helpers/cli-world.ts';
+} from '../../helpers/kit/index.ts';
 
 const NAME = 'fedora-interrupt';
 /** Incompressible data, so the package is about this size and a slow server takes a while. */
@@ -76,7 +76,7 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 
   }
 }
 
-const disposables = (): Promise<string[]> => disposableNames(qubes);
+const disposables = (): Promise<string[]> => simDisposables(qubes);
 const importLeftovers = (): Promise<string[]> => simImportLeftovers(scenario);
 const lockIsFree = (): boolean => scenarioLockIsFree(scenario);
 
@@ -94,11 +94,11 @@ describe('interrupted download', () => {
       const dir = path.join(scenario.dir, 'downloads');
       const part = path.join(dir, `qubes-template-${NAME}-0:4.3.0-1.rpm.part`);
       scenario.server.setFaults([{ path: rpmPath, fault: SLOW }]);
-      const first = startCli(scenario, ['download', '--json', '--downloaddir', dir, NAME]);
+      const first = startTmpl(scenario, ['download', '--json', '--downloaddir', dir, NAME]);
       await waitFor('a partial download', async () => (await fileSize(part)) > MiB);
       // a second tmpl while the first holds the lock
-      const other = await runCli(scenario, ['remove', '--json', '--yes', 'debian-12-xfce']);
-      expectFailure(other, 'lock.held');
+      const other = await runTmpl(scenario, ['remove', '--json', '--yes', 'debian-12-xfce']);
+      expectFailure(other, { code: 'lock.held' });
       expect(other.stderr).toContain('Perhaps another instance of tmpl or qvm-template is running?');
       first.kill('SIGKILL');
       await first;
@@ -109,7 +109,7 @@ describe('interrupted download', () => {
       await waitFor('the lock to be released', () => Promise.resolve(lockIsFree()), SETTLE_MS);
 
       const logged = scenario.server.requests.length;
-      const second = await runCli(scenario, ['download', '--json', '--downloaddir', dir, NAME]);
+      const second = await runTmpl(scenario, ['download', '--json', '--downloaddir', dir, NAME]);
       expectSuccess(second);
       const result = jsonOf(second).packages as { path: string; resumedFrom: number }[];
       expect(result[0]!.resumedFrom).toBeGreaterThan(0);
@@ -161,7 +161,7 @@ describe('interrupted install', () => {
         const vmsBefore = await qubes.vmNames();
         scenario.server.requests.length = 0;
         scenario.server.setFaults([{ path: rpmPath, fault: SLOW }]);
-        const run = startCli(scenario, ['install', '--json', '--skip-start', NAME]);
+        const run = startTmpl(scenario, ['install', '--json', '--skip-start', NAME]);
         try {
           await waitFor(stage, reached);
         } finally {
@@ -191,7 +191,7 @@ describe('interrupted install', () => {
     'after the interruptions, the next install succeeds',
     async () => {
       await waitFor('the lock to be released', () => Promise.resolve(lockIsFree()), SETTLE_MS);
-      const run = await runCli(scenario, ['install', '--json', '--skip-start', NAME]);
+      const run = await runTmpl(scenario, ['install', '--json', '--skip-start', NAME]);
       expectSuccess(run);
       expect(jsonOf(run)).toMatchObject({ templates: [{ template: NAME, status: 'installed' }] });
       expect(await disposables()).toEqual([]);

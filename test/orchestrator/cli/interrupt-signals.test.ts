@@ -11,31 +11,30 @@
  * EXIT_BOUND_MS of the signal, and by then tmpl itself has undone everything: no disposable, no
  * template VM, no temporary import volume, the lock free.
  */
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SERVICE_TABLE_FILE } from '../../../sim/qrexec/service-table.ts';
 import type { FaultRule } from '../../../sim/repo-server/index.ts';
 import { createScenario, type Scenario } from '../../../sim/scenario.ts';
 import {
-  cliEnv,
   expectSuccess,
   jsonOf,
   MiB,
   Qubes,
-  runCli,
-  runCliOnTerminal,
+  runTmpl,
+  runOnTerminal,
   RUN_TIMEOUT_MS,
-  TMPL_BIN,
-  type CliRun,
-  disposableNames,
+  postInstallServices,
+  setServices,
+  startTmplGroup,
+  type GroupRun,
+  type TmplRun,
+  disposables as simDisposables,
   importLeftovers as simImportLeftovers,
   lockIsFree as scenarioLockIsFree,
-} from '../../helpers/cli-world.ts';
+} from '../../helpers/kit/index.ts';
 
 const NAME = 'fedora-signals';
 /** Installed at 4.3.0-1 on a pool that keeps revisions, then upgraded to 4.3.0-2 and interrupted. */
@@ -87,23 +86,9 @@ beforeAll(async () => {
   qubes = Qubes.of(scenario);
   rpmPath = `/${path.basename(scenario.packages[0]!.path)}`;
   // The template the install creates gets a slow first boot.
-  writeFileSync(
-    path.join(scenario.sim.env.TMPL_SIM_DIR!, SERVICE_TABLE_FILE),
-    JSON.stringify({
-      vms: {
-        ...Object.fromEntries(
-          [NAME, UPGRADED].map((vm) => [
-            vm,
-            {
-              'qubes.PostInstall': {
-                argv: ['node', '{repo}/sim/bin/sim-vm-services/qubes-post-install.mjs'],
-                env: { TMPL_SIM_POST_INSTALL_DELAY_MS: String(POST_INSTALL_DELAY_MS) },
-              },
-            },
-          ]),
-        ),
-      },
-    }),
+  await setServices(
+    scenario,
+    postInstallServices([NAME, UPGRADED], { TMPL_SIM_POST_INSTALL_DELAY_MS: String(POST_INSTALL_DELAY_MS) }),
   );
 }, RUN_TIMEOUT_MS);
 
@@ -112,7 +97,7 @@ afterAll(async () => {
 });
 
 /** Waits until `check` holds while tmpl runs; tmpl ending first is a failure of the test. */
-async function waitFor(what: string, check: () => Promise<boolean>, run: { ended?: CliRun }): Promise<void> {
+async function waitFor(what: string, check: () => Promise<boolean>, run: { ended?: TmplRun }): Promise<void> {
   const deadline = Date.now() + RUN_TIMEOUT_MS / 2;
   while (!(await check())) {
     if (run.ended) {
@@ -124,50 +109,14 @@ async function waitFor(what: string, check: () => Promise<boolean>, run: { ended
   }
 }
 
-const disposables = (): Promise<string[]> => disposableNames(qubes);
+const disposables = (): Promise<string[]> => simDisposables(qubes);
 const importLeftovers = (): Promise<string[]> => simImportLeftovers(scenario);
 const lockIsFree = (): boolean => scenarioLockIsFree(scenario);
 
-interface GroupResult extends CliRun {
-  /** The signal that ended tmpl, null when it exited by itself. */
-  readonly killedBy: NodeJS.Signals | null;
-}
+type GroupResult = NonNullable<GroupRun['ended']>;
 
-interface GroupRun {
-  readonly pid: number;
-  readonly done: Promise<GroupResult>;
-  ended?: GroupResult;
-}
-
-/**
- * tmpl as the leader of a process group of its own, as a shell starts a foreground job. Its exit
- * status as a shell reports it: a death by signal N is 128 + N.
- */
-function startGroup(args: readonly string[]): GroupRun {
-  const child = spawn(process.execPath, [TMPL_BIN, ...args, ...scenario.args], {
-    env: cliEnv(scenario),
-    stdio: ['ignore', 'pipe', 'pipe'],
-    cwd: scenario.dir,
-    detached: true,
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const done = new Promise<GroupResult>((resolve) =>
-    child.once('close', (code, signal) =>
-      resolve({
-        exitCode: code ?? (signal ? 128 + os.constants.signals[signal] : -1),
-        killedBy: signal,
-        stdout,
-        stderr,
-      }),
-    ),
-  );
-  const run: GroupRun = { pid: child.pid!, done };
-  void done.then((result) => (run.ended = result));
-  return run;
-}
+/** tmpl in a process group of its own, as a shell starts a foreground job (see startTmplGroup). */
+const startGroup = (args: readonly string[]): GroupRun => startTmplGroup(scenario, args);
 
 interface Stage {
   readonly name: string;
@@ -343,7 +292,7 @@ describe('an upgrade interrupted after the new root volume was committed', () =>
   it(
     'SIGINT while the upgraded template runs qubes.PostInstall: exit 130, the old root volume and features are back',
     async () => {
-      const install = await runCli(scenario, [
+      const install = await runTmpl(scenario, [
         'install',
         '--skip-start',
         '--pool',
@@ -385,11 +334,11 @@ describe('Ctrl-C at a confirmation prompt on a terminal', () => {
   it(
     'reinstall answered with Ctrl-C: exit 130, interrupted, the prepared disposable killed, the lock free',
     async () => {
-      expectSuccess(await runCli(scenario, ['install', '--json', '--skip-start', NAME]));
+      expectSuccess(await runTmpl(scenario, ['install', '--json', '--skip-start', NAME]));
       const vmsBefore = await qubes.vmNames();
       expect(vmsBefore).toContain(NAME);
       // readline reads the terminal raw: Ctrl-C arrives as the byte 0x03, not as a signal.
-      const run = await runCliOnTerminal(scenario, ['reinstall', '--json', NAME], ['\x03']);
+      const run = await runOnTerminal(scenario, ['reinstall', '--json', NAME], ['\x03']);
       expect(run.prompts).toBe(1);
       expect(run.exitCode, run.stdout).toBe(130);
       expect(run.stdout).toContain('"code":"interrupted"');

@@ -6,11 +6,11 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
   attackWorld,
   closeAttackWorld,
-  CLI_TIMEOUT_MS,
+  RUN_TIMEOUT_MS,
   runTmpl,
   smallTemplate,
   type AttackWorld,
-} from '../../helpers/e2e-world.ts';
+} from '../../helpers/kit/index.ts';
 
 let world: AttackWorld | undefined;
 
@@ -53,5 +53,5 @@ it(
       templates: [{ status: 'installed' }],
     });
   },
-  CLI_TIMEOUT_MS,
+  RUN_TIMEOUT_MS,
 );

@@ -22,11 +22,11 @@ import {
   expectSuccess,
   jsonOf,
   Qubes,
-  runCli,
-  runCliOnTerminal,
+  runTmpl,
+  runOnTerminal,
   RUN_TIMEOUT_MS,
   simState,
-} from '../../helpers/cli-world.ts';
+} from '../../helpers/kit/index.ts';
 
 const KiB = 1024;
 const NAME = 'fedora-rb';
@@ -71,7 +71,7 @@ afterAll(async () => {
   await scenario?.close();
 });
 
-const run = (args: string[], repos: string[]) => runCli(scenario, [...args, ...repos], { bare: true });
+const run = (args: string[], repos: string[]) => runTmpl(scenario, [...args, ...repos], { bare: true });
 
 async function installedRelease(): Promise<string | undefined> {
   return qubes.feature(NAME, 'template-release');
@@ -86,7 +86,7 @@ describe('rollback protection', () => {
       expect(jsonOf(first)).toMatchObject({ templates: [{ status: 'installed', evr: '0:4.3.0-2' }] });
       await qubes.remove(NAME);
       const refused = await run(['install', '--json', '--skip-start', NAME], oldOnly);
-      expectFailure(refused, 'template.rollback', 1);
+      expectFailure(refused, { code: 'template.rollback', exit: 1 });
       expect(refused.stderr).toContain("only 'tmpl downgrade' goes back");
       expect(await qubes.vmNames()).not.toContain(NAME);
       expectSuccess(await run(['install', '--json', '--skip-start', NAME], both));
@@ -100,17 +100,15 @@ describe('rollback protection', () => {
     async () => {
       await qubes.setFeature(NAME, 'template-release', '0');
       let before = simState(scenario);
-      expectFailure(
-        await run(['upgrade', '--json', '--yes', '--skip-start', NAME], oldOnly),
-        'template.rollback',
-      );
+      expectFailure(await run(['upgrade', '--json', '--yes', '--skip-start', NAME], oldOnly), {
+        code: 'template.rollback',
+      });
       expect(simState(scenario)).toBe(before);
       await qubes.setFeature(NAME, 'template-release', '1');
       before = simState(scenario);
-      expectFailure(
-        await run(['reinstall', '--json', '--yes', '--skip-start', NAME], oldOnly),
-        'template.rollback',
-      );
+      expectFailure(await run(['reinstall', '--json', '--yes', '--skip-start', NAME], oldOnly), {
+        code: 'template.rollback',
+      });
       expect(simState(scenario)).toBe(before);
       await qubes.setFeature(NAME, 'template-release', '2');
     },
@@ -121,14 +119,14 @@ describe('rollback protection', () => {
     'reinstall asks on a terminal; "no" changes nothing',
     async () => {
       const before = simState(scenario);
-      const tty = await runCliOnTerminal(scenario, ['reinstall', '--skip-start', NAME], ['n']);
+      const tty = await runOnTerminal(scenario, ['reinstall', '--skip-start', NAME], ['n']);
       expect(tty.prompts).toBe(1);
       expect(tty.stdout).toContain('This will override changes made in the following VMs:');
       expect(tty.exitCode, tty.stdout).toBe(1);
       expect(tty.stdout).toContain('command cancelled.');
       expect(simState(scenario)).toBe(before);
       const noTerminal = await run(['reinstall', '--json', '--skip-start', NAME], both);
-      expectFailure(noTerminal, 'cancelled');
+      expectFailure(noTerminal, { code: 'cancelled' });
       expect(simState(scenario)).toBe(before);
     },
     STEP * 2,

@@ -10,8 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TmplError } from '../../../protocol/errors.ts';
 import { commands } from '../../../orchestrator/cli/commands/index.ts';
 import { loadKeyring, MAX_KEYRING_FILE_BYTES } from '../../../orchestrator/verify/keyring.ts';
-import { makeGpgKey, removeGpgKey, type GpgKey } from '../../helpers/rpm-fixtures.ts';
-import { REPO_ROOT } from '../../helpers/verify-runners.ts';
+import { makeGpgKey, removeGpgKey, type GpgKey, GPG_BATCH } from '../../helpers/rpm-fixtures.ts';
+import { runTmplAlone } from '../../helpers/kit/index.ts';
 
 let dir: string;
 let a: GpgKey;
@@ -86,16 +86,7 @@ describe('loadKeyring', () => {
     expect(await keyringCode([await file('binary.gpg', bin)])).toBe('config.keyring');
     const { stdout: secret } = await execa(
       'gpg',
-      [
-        '--batch',
-        '--pinentry-mode',
-        'loopback',
-        '--passphrase',
-        '',
-        '--armor',
-        '--export-secret-keys',
-        a.fingerprint,
-      ],
+      [...GPG_BATCH, '--armor', '--export-secret-keys', a.fingerprint],
       { env: { GNUPGHOME: a.gnupgHome } },
     );
     expect(await keyringCode([await file('secret.asc', secret)])).toBe('config.keyring');
@@ -107,8 +98,7 @@ describe('loadKeyring', () => {
 });
 
 describe('tmpl verify command line', () => {
-  const tmpl = (args: string[]) =>
-    execa('node', ['bin/tmpl.mjs', 'verify', ...args], { cwd: REPO_ROOT, reject: false });
+  const tmpl = (args: string[]) => runTmplAlone(['verify', ...args]);
 
   it('exits 2 on usage errors and 0 on --help, and is listed among the commands', async () => {
     const none = await tmpl([]);
@@ -131,6 +121,7 @@ describe('tmpl verify command line', () => {
     expect(r.stdout.split('\n')).toEqual([
       expect.stringMatching(new RegExp(`^${missing}: digests NOT OK \\(io.read: `)),
       expect.stringMatching(new RegExp(`^${notRpm}: digests NOT OK \\(rpm\\.lead\\.magic: `)),
+      '',
     ]);
   });
 });

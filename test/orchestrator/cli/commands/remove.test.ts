@@ -14,11 +14,11 @@ import {
   jsonOf,
   managedFeatures,
   Qubes,
-  runCli,
-  runCliOnTerminal,
+  runTmpl,
+  runOnTerminal,
   RUN_TIMEOUT_MS,
   simState,
-} from '../../../helpers/cli-world.ts';
+} from '../../../helpers/kit/index.ts';
 
 let scenario: Scenario;
 let qubes: Qubes;
@@ -45,12 +45,14 @@ describe('remove', () => {
       await qubes.createTemplate('renamed', managedFeatures('original-name', { version: '1', release: '1' }));
       for (const name of ['hand-made', 'renamed']) {
         const before = simState(scenario);
-        const run = await runCli(scenario, ['remove', '--json', name]);
-        expectFailure(run, 'template.not-managed', 1);
+        const run = await runTmpl(scenario, ['remove', '--json', name]);
+        expectFailure(run, { code: 'template.not-managed', exit: 1 });
         expect(run.stderr).toContain('use --force');
         expect(simState(scenario)).toBe(before);
       }
-      expectSuccess(await runCli(scenario, ['remove', '--json', '--yes', '--force', 'hand-made', 'renamed']));
+      expectSuccess(
+        await runTmpl(scenario, ['remove', '--json', '--yes', '--force', 'hand-made', 'renamed']),
+      );
       expect(await qubes.vmNames()).not.toContain('hand-made');
       expect(await qubes.vmNames()).not.toContain('renamed');
     },
@@ -64,12 +66,12 @@ describe('remove', () => {
       await qubes.createAppVm('app-one', 'tpl-used');
       await qubes.createAppVm('app-two', 'tpl-used');
       const before = simState(scenario);
-      const refused = await runCli(scenario, ['remove', '--json', 'tpl-used']);
-      expectFailure(refused, 'qubes.vm-in-use', 1);
+      const refused = await runTmpl(scenario, ['remove', '--json', 'tpl-used']);
+      expectFailure(refused, { code: 'qubes.vm-in-use', exit: 1 });
       expect(jsonOf(refused).error?.message).toContain('app-one (template), app-two (template)');
       expect(simState(scenario)).toBe(before);
 
-      const dry = await runCli(scenario, ['remove', '--disassoc', '--dry-run', 'tpl-used']);
+      const dry = await runTmpl(scenario, ['remove', '--disassoc', '--dry-run', 'tpl-used']);
       expectSuccess(dry);
       expect(dry.stdout).toBe(
         [
@@ -82,7 +84,7 @@ describe('remove', () => {
       );
       expect(simState(scenario)).toBe(before);
 
-      const run = await runCli(scenario, ['remove', '--disassoc', '--yes', '--json', 'tpl-used']);
+      const run = await runTmpl(scenario, ['remove', '--disassoc', '--yes', '--json', 'tpl-used']);
       expectSuccess(run);
       expect(jsonOf(run)).toMatchObject({ command: 'remove', ok: true, remove: ['tpl-used'] });
       expect(await qubes.vmNames()).not.toContain('tpl-used');
@@ -104,7 +106,7 @@ describe('purge', () => {
       await qubes.setProperty('purge-app', 'provides_network', 'True');
       await qubes.setProperty('purge-net-user', 'netvm', 'purge-app');
       const before = simState(scenario);
-      const dry = await runCli(scenario, ['purge', '--dry-run', 'tpl-purge']);
+      const dry = await runTmpl(scenario, ['purge', '--dry-run', 'tpl-purge']);
       expectSuccess(dry);
       expect(dry.stdout).toBe(
         ['would remove purge-net-user', 'would remove purge-app', 'would remove tpl-purge', ''].join('\n'),
@@ -119,8 +121,8 @@ describe('purge', () => {
     async () => {
       const before = simState(scenario);
       const started = Date.now();
-      const run = await runCli(scenario, ['purge', '--json', 'tpl-purge']);
-      expectFailure(run, 'cancelled', 1);
+      const run = await runTmpl(scenario, ['purge', '--json', 'tpl-purge']);
+      expectFailure(run, { code: 'cancelled', exit: 1 });
       expect(run.stderr).toContain('run with --yes');
       expect(Date.now() - started).toBeLessThan(60_000);
       expect(simState(scenario)).toBe(before);
@@ -132,7 +134,7 @@ describe('purge', () => {
     'on a terminal asks three times; "no" at the third question changes nothing',
     async () => {
       const before = simState(scenario);
-      const run = await runCliOnTerminal(scenario, ['purge', 'tpl-purge'], ['y', 'y', 'n']);
+      const run = await runOnTerminal(scenario, ['purge', 'tpl-purge'], ['y', 'y', 'n']);
       expect(run.prompts).toBe(3);
       expect(run.exitCode, run.stdout).toBe(1);
       expect(run.stdout).toContain('confirmation 3 of 3');
@@ -145,7 +147,7 @@ describe('purge', () => {
   it(
     'on a terminal, three "yes" remove the template and its dependents',
     async () => {
-      const run = await runCliOnTerminal(scenario, ['purge', 'tpl-purge'], ['y', 'yes', 'Y']);
+      const run = await runOnTerminal(scenario, ['purge', 'tpl-purge'], ['y', 'yes', 'Y']);
       expect(run.prompts).toBe(3);
       expect(run.exitCode, run.stdout).toBe(0);
       const names = await qubes.vmNames();
@@ -190,17 +192,17 @@ describe('the operation lock', () => {
           ['remove', 'tpl-locked'],
           ['purge', '--yes', 'tpl-locked'],
           ['clean'],
-        ].map(async (args) => [args[0], await runCli(scenario, [...args, '--json'])] as const),
+        ].map(async (args) => [args[0], await runTmpl(scenario, [...args, '--json'])] as const),
       );
       for (const [command, run] of runs) {
-        expectFailure(run, 'lock.held', 1);
+        expectFailure(run, { code: 'lock.held', exit: 1 });
         expect(jsonOf(run).command).toBe(command);
         expect(run.stderr).toContain('Cannot get lock on');
       }
       expect(simState(scenario)).toBe(before);
-      expectSuccess(await runCli(scenario, ['list', '--installed', 'tpl-locked']));
+      expectSuccess(await runTmpl(scenario, ['list', '--installed', 'tpl-locked']));
       await release();
-      expectSuccess(await runCli(scenario, ['remove', '--yes', 'tpl-locked']));
+      expectSuccess(await runTmpl(scenario, ['remove', '--yes', 'tpl-locked']));
     },
     RUN_TIMEOUT_MS,
   );
