@@ -9,6 +9,7 @@ import { verifyPackageFile, type PackageVerdict } from '../../verify/package-fil
 import { flag, values } from '../arguments.ts';
 import { OrchestratorError } from '../../errors.ts';
 import { displayLine } from '../../../protocol/display-text.ts';
+import { formatVerdict, verifyReport } from '../report-format.ts';
 import type { Command, CommandContext } from './types.ts';
 
 const USAGE = `usage: tmpl verify [--keyring FILE]... [--nogpgcheck] PKG.rpm...
@@ -20,17 +21,6 @@ options:
   --nogpgcheck     check digests only, not signatures
   -h, --help       show this help
 `;
-
-/**
- * The verdict line, in rpmkeys' words: `PATH: digests signatures OK`. One line whatever the path
- * or the reason holds: a reason may quote strings of the (unverified) header.
- */
-export function formatVerdict(v: PackageVerdict): string {
-  const what = v.signaturesChecked ? 'digests signatures' : 'digests';
-  if (v.ok) return displayLine(`${v.path}: ${what} OK`);
-  const reason = v.error === undefined ? '' : ` (${v.error.code}: ${v.error.message})`;
-  return displayLine(`${v.path}: ${what} NOT OK${reason}`);
-}
 
 /** The command line, from the CLI's own parse (`ctx.args`) or, when called directly, from argv. */
 function readArgs(ctx: CommandContext): {
@@ -91,25 +81,8 @@ async function run(ctx: CommandContext): Promise<number> {
     verdicts.push(verdict);
     if (!json) ctx.stdout.write(formatVerdict(verdict) + '\n');
   }
-  const failed = verdicts.filter((v) => !v.ok);
-  if (json) {
-    const packages = verdicts.map((v) => ({
-      path: v.path,
-      ok: v.ok,
-      signaturesChecked: v.signaturesChecked,
-      ...(v.error ? { error: { code: v.error.code, message: displayLine(v.error.message) } } : {}),
-      ...(v.fingerprint ? { fingerprint: v.fingerprint } : {}),
-    }));
-    const error = failed[0]?.error && {
-      code: failed[0].error.code,
-      message: `${failed.length} of ${verdicts.length} packages failed verification`,
-    };
-    ctx.stdout.write(
-      JSON.stringify({ command: 'verify', ok: failed.length === 0, packages, ...(error ? { error } : {}) }) +
-        '\n',
-    );
-  }
-  return failed.length === 0 ? 0 : 1;
+  if (json) ctx.stdout.write(verifyReport(verdicts));
+  return verdicts.every((v) => v.ok) ? 0 : 1;
 }
 
 export const verifyCommand: Command = {
