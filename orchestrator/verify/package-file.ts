@@ -23,7 +23,7 @@
  * About 300 lines on purpose: rpm's checks, in rpm's order, and the coverage rule that decides
  * over all of them, stay in one file so that each can be read against lib/rpmvs.c.
  */
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type * as openpgp from 'openpgp';
 import { ByteReader } from '../../protocol/byte-reader.ts';
@@ -191,6 +191,17 @@ function checkPayloadDigest(
   return true;
 }
 
+/** The legacy MD5 (1004) over header+payload must match the signature header's. */
+function checkMd5(md5: Hash, expected: string | undefined): void {
+  const actual = md5.digest('hex');
+  if (actual !== expected) {
+    throw new VerificationError(
+      'digest.md5-mismatch',
+      `header+payload MD5 ${actual} does not match ${expected}`,
+    );
+  }
+}
+
 /** Verifies a package read from a byte stream. `path` only labels the verdict. */
 export async function verifyPackageStream(
   path: string,
@@ -234,15 +245,7 @@ export async function verifyPackageStream(
 
     const payloadActual = sha256.digest('hex');
     const payloadDigest = checkPayloadDigest(payloadExpected, payloadAltExpected, payloadActual);
-    if (md5 !== undefined) {
-      const actual = md5.digest('hex');
-      if (actual !== md5Expected) {
-        throw new VerificationError(
-          'digest.md5-mismatch',
-          `header+payload MD5 ${actual} does not match ${md5Expected}`,
-        );
-      }
-    }
+    if (md5 !== undefined) checkMd5(md5, md5Expected);
     for (const r of legacyResults) {
       if (r.status === 'rejected') throw r.reason;
     }
