@@ -7,9 +7,8 @@ import { createApp, loadRepos, type App } from '../context.ts';
 import { flag, type OptionSpec, type ParsedArgs } from '../arguments.ts';
 import { diskUtilization, listInstalled } from '../../qubes/installed-templates.ts';
 import { reportQueryWarnings } from '../output.ts';
-import type { QueryWarning } from '../../../protocol/messages.ts';
 import { queryRepos } from '../../worker/query.ts';
-import { candidates, type Candidate } from '../../repos/package-choice.ts';
+import { candidates } from '../../repos/package-choice.ts';
 import * as listing from '../../repos/template-listing.ts';
 import { formatListing, listingFormat, type ListingCommand } from '../listing-format.ts';
 import type { Command, CommandContext } from './types.ts';
@@ -36,14 +35,16 @@ function listingFlags(args: ParsedArgs): listing.ListingFlags {
   };
 }
 
-/** The repositories' listing; the worker's warnings on stderr at once in human formats. */
-async function available(ctx: CommandContext, app: App, json: boolean) {
+/** The available packages the selection lists; the worker's warnings on stderr at once in human formats. */
+async function available(ctx: CommandContext, app: App, flags: listing.ListingFlags, json: boolean) {
+  if (!listing.listingNeedsRepos(flags)) return { remote: [], warnings: [] };
   const args = ctx.args!;
   const repos = await loadRepos(app, args);
   for (const warning of repos.warnings) app.log.warn(warning);
   const query = await queryRepos(app, repos);
   reportQueryWarnings(ctx.stderr, json, query.warnings);
-  return { listing: candidates(query.packages), warnings: query.warnings };
+  const remote = listing.listedAvailable(candidates(query.packages), args.positionals, flags.allVersions);
+  return { remote, warnings: query.warnings };
 }
 
 function listCommand(name: ListingCommand, summary: string): Command {
@@ -61,13 +62,7 @@ function listCommand(name: ListingCommand, summary: string): Command {
         machineReadableJson: flag(args, 'machine-readable-json'),
         json: flag(args, 'json'),
       });
-      let remote: Candidate[] = [];
-      let warnings: readonly QueryWarning[] = [];
-      if (listing.listingNeedsRepos(flags)) {
-        const found = await available(ctx, app, format === 'json');
-        remote = listing.listedAvailable(found.listing, args.positionals, flags.allVersions);
-        warnings = found.warnings;
-      }
+      const { remote, warnings } = await available(ctx, app, flags, format === 'json');
       const local = listing.listedInstalled(await listInstalled(app.admin), args.positionals);
       // qvm-template's size of an installed template is its disk utilization; only info shows it.
       const used = new Map<string, number>();
