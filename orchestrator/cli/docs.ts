@@ -4,29 +4,20 @@
  * none of them can list an option the others lack. scripts/build.mjs writes them to dist/man and
  * dist/completion; test/orchestrator/cli/docs.test.ts compares them with `--help`.
  *
+ * The bash completion is generated in bash-completion.ts.
+ *
  * Roff follows man(7) and groff_man(7): `\-` for a minus a reader types, `\e` for a backslash,
  * `\&` before a line that would start with a control character.
  */
 import type { OptionSpec } from './arguments.ts';
-import { GLOBAL_OPTIONS } from './arguments.ts';
 import { PROGRAM_DESCRIPTION } from './main.ts';
-import { commands as COMMANDS } from './commands/index.ts';
-import type { Command } from './commands/types.ts';
 import { DEFAULT_REPO_FILES_GLOB } from '../repos/repo-config.ts';
-import { tmplVersion } from './version.ts';
+import { cliTables, commandUsage, type DocsTables } from './docs-tables.ts';
+
+export { cliTables, type DocsTables } from './docs-tables.ts';
+export { bashCompletion } from './bash-completion.ts';
 
 export type ManPageKind = 'tmpl' | 'tmpl-install';
-
-/** What the generators read: the command and option tables, and the version to print. */
-export interface DocsTables {
-  readonly commands: readonly Pick<Command, 'name' | 'summary' | 'usage' | 'options'>[];
-  readonly globalOptions: readonly OptionSpec[];
-  readonly version: string;
-}
-
-export function cliTables(): DocsTables {
-  return { commands: COMMANDS, globalOptions: GLOBAL_OPTIONS, version: tmplVersion() };
-}
 
 /** The exit statuses (main.ts exitCodeFor; README "Exit status"). */
 export const EXIT_STATUSES: readonly { readonly status: string; readonly meaning: string }[] = [
@@ -150,10 +141,6 @@ function capitalize(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
-function commandUsage(command: DocsTables['commands'][number]): string {
-  return command.usage ?? `tmpl ${command.name} [OPTIONS]`;
-}
-
 /** A usage line with the words to type (`tmpl install`, `tmpl-install`) in bold. */
 function usageLine(usage: string): string {
   const program = /^tmpl(?:-install| [a-z-]+)?/.exec(usage)?.[0] ?? '';
@@ -234,155 +221,4 @@ function installPage(tables: DocsTables): string[] {
     ...optionItems(tables.globalOptions),
     ...commonSections(`${bold('tmpl')}(1), ${bold('qvm-template')}(1)`),
   ];
-}
-
-// ---- bash completion ----
-
-/** A bash word: only the characters option names, metavars and command names use. */
-function word(text: string): string {
-  if (!/^[A-Za-z0-9_.=-]+$/.test(text)) throw new Error(`not a plain word for the completion: ${text}`);
-  return text;
-}
-
-/** How the value of an option completes, from its metavar. */
-function valueCompletion(spec: OptionSpec): string {
-  const metavar = spec.metavar ?? '';
-  if (metavar === 'FILE') return '_tmpl_files file "$cur"';
-  if (metavar === 'DIR') return '_tmpl_files dir "$cur"';
-  if (metavar.includes('|')) return `_tmpl_words '${metavar.split('|').map(word).join(' ')}' "$cur"`;
-  return 'COMPREPLY=()';
-}
-
-function optionWords(specs: readonly OptionSpec[]): string {
-  return specs.flatMap((s) => [...(s.short ? [`-${word(s.short)}`] : []), `--${word(s.name)}`]).join(' ');
-}
-
-/**
- * The completion script for tmpl and tmpl-install: commands, each command's options and the
- * global ones, and the values of options whose metavar says what they take.
- */
-export function bashCompletion(tables: DocsTables = cliTables()): string {
-  const withOptions = tables.commands.map((c) => ({ name: word(c.name), options: c.options ?? [] }));
-  // `case "$command:$option"`: global options first, as the parser (arguments.ts) looks them up.
-  const valueCases: string[] = [];
-  const addCases = (scope: string, specs: readonly OptionSpec[]): void => {
-    for (const spec of specs) {
-      if (spec.kind === 'flag') continue;
-      const patterns = [`--${word(spec.name)}`, ...(spec.short ? [`-${word(spec.short)}`] : [])].map(
-        (p) => `${scope}:${p}`,
-      );
-      const guard = spec.kind === 'optional' ? '[[ $separate == 1 ]] && return 1; ' : '';
-      valueCases.push(`    ${patterns.join('|')}) ${guard}${valueCompletion(spec)} ;;`);
-    }
-  };
-  addCases('*', tables.globalOptions);
-  for (const c of withOptions) addCases(c.name, c.options);
-  const commandOptions = withOptions
-    .filter((c) => c.options.length > 0)
-    .map((c) => `    ${c.name}) words+=' ${optionWords(c.options)}' ;;`);
-  const takesFiles = tables.commands.filter((c) => /\.rpm\b/.test(commandUsage(c))).map((c) => word(c.name));
-  return `# bash completion for tmpl and tmpl-install (tmpl ${tables.version}).
-# Generated from tmpl's option tables (orchestrator/cli/docs.ts); do not edit.
-
-_tmpl_files() {
-  # $1: file or dir; $2: the word so far.
-  compopt -o filenames 2>/dev/null
-  if [[ $1 == dir ]]; then
-    mapfile -t COMPREPLY < <(compgen -d -- "$2")
-  else
-    mapfile -t COMPREPLY < <(compgen -f -- "$2")
-  fi
-}
-
-_tmpl_words() {
-  mapfile -t COMPREPLY < <(compgen -W "$1" -- "$2")
-}
-
-# Completes the value of option $2 of command $1 (may be empty) into COMPREPLY; returns 1 when
-# the option takes no value. $3 is 1 when the value is a separate word (--opt VALUE), which an
-# option whose value is optional (--opt[=VALUE]) never takes.
-_tmpl_option_value() {
-  local command=$1 option=$2 separate=$3
-  case "$command:$option" in
-${valueCases.join('\n')}
-    *) return 1 ;;
-  esac
-  return 0
-}
-
-_tmpl_option_words() {
-  local words='${optionWords(tables.globalOptions)}'
-  case $1 in
-${commandOptions.join('\n')}
-  esac
-  printf '%s' "$words"
-}
-
-# $1: the command when the program fixes it (tmpl-install), else empty.
-_tmpl_complete() {
-  local command=$1 cur=\${COMP_WORDS[COMP_CWORD]} option='' prefix='' only_args=0 i=1 word
-  COMPREPLY=()
-  # The command: the first word that is neither an option nor an option's value.
-  while ((i < COMP_CWORD)); do
-    word=\${COMP_WORDS[i]}
-    if [[ \${COMP_WORDS[i + 1]-} == = ]]; then
-      # --opt=VALUE, split into three words at the '=' of COMP_WORDBREAKS.
-      ((i += 3))
-      continue
-    fi
-    if ((only_args == 0)) && [[ $word == -- ]]; then
-      only_args=1
-    elif ((only_args == 0)) && [[ $word == -* ]]; then
-      [[ $word != *=* ]] && _tmpl_option_value "$command" "$word" 1 && ((i++))
-    elif [[ -z $command ]]; then
-      command=$word
-    fi
-    ((i++))
-  done
-  COMPREPLY=()
-  if ((only_args == 0)); then
-    if [[ $cur == = && $COMP_CWORD -ge 2 ]]; then
-      option=\${COMP_WORDS[COMP_CWORD - 1]}
-      cur=''
-    elif ((COMP_CWORD >= 3)) && [[ \${COMP_WORDS[COMP_CWORD - 1]} == = ]]; then
-      option=\${COMP_WORDS[COMP_CWORD - 2]}
-    elif [[ $cur == --*=* ]]; then
-      option=\${cur%%=*}
-      prefix="$option="
-      cur=\${cur#*=}
-    fi
-    if [[ -n $option ]]; then
-      _tmpl_option_value "$command" "$option" 0 || COMPREPLY=()
-      if [[ -n $prefix ]]; then COMPREPLY=("\${COMPREPLY[@]/#/$prefix}"); fi
-      return 0
-    fi
-    if ((COMP_CWORD >= 2)) && [[ \${COMP_WORDS[COMP_CWORD - 1]} == -* && \${COMP_WORDS[COMP_CWORD - 1]} != *=* ]]; then
-      _tmpl_option_value "$command" "\${COMP_WORDS[COMP_CWORD - 1]}" 1 && return 0
-    fi
-    if [[ $cur == -* ]]; then
-      _tmpl_words "$(_tmpl_option_words "$command")" "$cur"
-      return 0
-    fi
-  fi
-  if [[ -z $command ]]; then
-    _tmpl_words '${withOptions.map((c) => c.name).join(' ')}' "$cur"
-    return 0
-  fi
-  case $command in
-    ${takesFiles.length > 0 ? `${takesFiles.join('|')}) _tmpl_files file "$cur" ;;` : ''}
-  esac
-  return 0
-}
-
-_tmpl() {
-  _tmpl_complete ''
-}
-
-_tmpl_install() {
-  _tmpl_complete install
-}
-
-complete -F _tmpl tmpl
-complete -F _tmpl_install tmpl-install
-`;
 }

@@ -43,3 +43,17 @@ export async function listInstalled(admin: AdminClient): Promise<InstalledTempla
   for (const vm of vms) result.push(await installedTemplate(admin, vm.name));
   return result;
 }
+
+/** qubesadmin's QubesVM.get_disk_utilization: the sum of its volumes' usage. */
+export async function diskUtilization(admin: AdminClient, vm: string): Promise<number> {
+  const names = (await admin.transport.call({ dest: vm, method: 'admin.vm.volume.List' }))
+    .toString('utf8')
+    .split('\n')
+    .filter((n) => n !== '');
+  let total = 0;
+  for (const name of names) {
+    const usage = Number((await admin.volumeInfo(vm, name)).usage ?? '0');
+    if (Number.isSafeInteger(usage) && usage > 0) total += usage;
+  }
+  return total;
+}

@@ -6,6 +6,8 @@
 import { compareEvrParts } from '../../protocol/evr.ts';
 import type { PackageListing } from '../../protocol/messages.ts';
 import { matchesSpec, templateNameOfPackage } from '../../protocol/spec-match.ts';
+import { displayLine } from '../../protocol/display-text.ts';
+import { OrchestratorError } from '../errors.ts';
 
 /** What an install asks for: the package choice depends on it (select). */
 export type InstallMode = 'install' | 'reinstall' | 'upgrade' | 'downgrade';
@@ -50,4 +52,17 @@ export function select(
   }
   pool.sort(compareCandidates);
   return pool.at(-1);
+}
+
+/**
+ * For each spec, the package `install` would choose (`tmpl download`); a spec that matches no
+ * package is refused with template.not-found.
+ */
+export function chooseEach(specs: readonly string[], list: readonly Candidate[]): Candidate[] {
+  return specs.map((spec) => {
+    const chosen = select(matching(spec, list), 'install');
+    if (!chosen)
+      throw new OrchestratorError('template.not-found', `Template '${displayLine(spec)}' not found.`);
+    return chosen;
+  });
 }

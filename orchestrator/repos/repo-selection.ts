@@ -68,3 +68,20 @@ export function applyRepoOperations(
 export function enabledRepos(selection: RepoSelection): RepoDefinition[] {
   return selection.repos.filter((r) => r.enabled);
 }
+
+/** Which repositories `tmpl repolist` shows: --all, --enabled (the default), --disabled. */
+export interface RepoListFilter {
+  readonly all: boolean;
+  readonly enabled: boolean;
+  readonly disabled: boolean;
+}
+
+/** The definitions `repolist` lists, in configuration order; enabled ones when no filter is given. */
+export function listedRepos(
+  definitions: readonly RepoDefinition[],
+  filter: RepoListFilter,
+): RepoDefinition[] {
+  const { all, disabled } = filter;
+  const enabled = filter.enabled || (!all && !disabled);
+  return definitions.filter((r) => all || (enabled && r.enabled) || (disabled && !r.enabled));
+}

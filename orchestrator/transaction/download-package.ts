@@ -5,7 +5,7 @@
  * interrupted run is continued where it stopped: its head must be the one the worker sends again,
  * and its payload bytes are hashed before new ones are appended.
  */
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, stat, unlink } from 'node:fs/promises';
@@ -14,6 +14,7 @@ import type { PublicKey } from 'openpgp';
 import { VerificationError } from '../../protocol/errors.ts';
 import { decodeFrames, FrameSequence } from '../../protocol/frames.ts';
 import type { RepoConfig } from '../../protocol/messages.ts';
+import type { DigestAlgorithm, PackageInfo } from '../../protocol/rpm-types.ts';
 import { packageInfo } from '../../protocol/rpm-info.ts';
 import { ByteReader } from '../../protocol/byte-reader.ts';
 import { readPackageHead } from '../../protocol/rpm-package.ts';
@@ -71,42 +72,11 @@ export async function downloadPackage(
     const { head, signer } = await verifyHead(headSession.headBytes, keys, {
       nogpgcheck: options.nogpgcheck,
     });
-    const info = packageInfo(head.header);
-    if (
-      info.name !== target.name ||
-      `${info.epoch ?? 0}:${info.version}-${info.release}` !==
-        `${target.epoch}:${target.version}-${target.release}`
-    ) {
-      throw new VerificationError(
-        'package.unexpected',
-        `the worker sent ${quotedLine(info.name)}, not ${target.name}`,
-      );
-    }
-    if (!info.payloadDigest || !info.payloadDigestAlgo) {
-      throw new VerificationError('digest.payload-missing', 'the package header has no payload digest');
-    }
-    const hash = createHash(info.payloadDigestAlgo);
+    const digest = expectedPayloadDigest(packageInfo(head.header), target);
+    const hash = createHash(digest.algorithm);
     let resumedFrom = 0;
     if (headSession.resumeFrom > 0) {
-      // Re-hash what we already have; its head must be byte-identical to the verified one.
-      let position = 0;
-      for await (const chunk of createReadStream(partial)) {
-        const bytes = chunk as Buffer;
-        const headPart = Math.max(0, Math.min(bytes.length, head.headBytes.length - position));
-        if (
-          headPart > 0 &&
-          !Buffer.from(head.headBytes.subarray(position, position + headPart)).equals(
-            bytes.subarray(0, headPart),
-          )
-        ) {
-          throw new VerificationError(
-            'download.partial-mismatch',
-            `${partial} does not start with this package's head`,
-          );
-        }
-        hash.update(bytes.subarray(headPart));
-        position += bytes.length;
-      }
+      await rehashPartial(partial, head.headBytes, hash);
       resumedFrom = headSession.resumeFrom;
       out = await openPartial(partial, 'a', onWriteError);
     } else {
@@ -114,18 +84,11 @@ export async function downloadPackage(
       out = await openPartial(partial, 'w', onWriteError);
       if (!out.write(head.headBytes)) await once(out, 'drain');
     }
-    let bytes = head.headBytes.length + resumedFrom;
     const limit = Math.max(target.downloadsize, head.headBytes.length);
-    for await (const chunk of headSession.payload) {
-      bytes += chunk.length;
-      if (bytes > limit)
-        throw new OrchestratorError(
-          'worker.protocol',
-          `the worker sent more than the ${limit} bytes the repository announced`,
-        );
-      hash.update(chunk);
-      if (!out.write(chunk)) await once(out, 'drain');
-    }
+    const bytes = await appendPayload(out, headSession.payload, hash, {
+      written: head.headBytes.length + resumedFrom,
+      limit,
+    });
     out.end();
     await once(out, 'close');
     out = undefined;
@@ -134,7 +97,7 @@ export async function downloadPackage(
         cause: writeError,
       });
     }
-    if (hash.digest('hex') !== info.payloadDigest) {
+    if (hash.digest('hex') !== digest.value) {
       await unlink(partial).catch(() => {});
       throw new VerificationError(
         'digest.payload-mismatch',
@@ -151,6 +114,71 @@ export async function downloadPackage(
     }
     await session.close();
   }
+}
+
+/** The signed payload digest of the package the worker sent, which must be the one asked for. */
+function expectedPayloadDigest(
+  info: PackageInfo,
+  target: DownloadTarget,
+): { readonly algorithm: DigestAlgorithm; readonly value: string } {
+  if (
+    info.name !== target.name ||
+    `${info.epoch ?? 0}:${info.version}-${info.release}` !==
+      `${target.epoch}:${target.version}-${target.release}`
+  ) {
+    throw new VerificationError(
+      'package.unexpected',
+      `the worker sent ${quotedLine(info.name)}, not ${target.name}`,
+    );
+  }
+  if (!info.payloadDigest || !info.payloadDigestAlgo) {
+    throw new VerificationError('digest.payload-missing', 'the package header has no payload digest');
+  }
+  return { algorithm: info.payloadDigestAlgo, value: info.payloadDigest };
+}
+
+/** Re-hashes the payload a partial file already holds; its head must be byte-identical to the verified one. */
+async function rehashPartial(partial: string, headBytes: Uint8Array, hash: Hash): Promise<void> {
+  let position = 0;
+  for await (const chunk of createReadStream(partial)) {
+    const bytes = chunk as Buffer;
+    const headPart = Math.max(0, Math.min(bytes.length, headBytes.length - position));
+    if (
+      headPart > 0 &&
+      !Buffer.from(headBytes.subarray(position, position + headPart)).equals(bytes.subarray(0, headPart))
+    ) {
+      throw new VerificationError(
+        'download.partial-mismatch',
+        `${partial} does not start with this package's head`,
+      );
+    }
+    hash.update(bytes.subarray(headPart));
+    position += bytes.length;
+  }
+}
+
+/**
+ * Hashes and appends the worker's payload, honouring backpressure; refuses more bytes than the
+ * repository announced. Returns the file's size.
+ */
+async function appendPayload(
+  out: ReturnType<typeof createWriteStream>,
+  payload: AsyncIterable<Uint8Array>,
+  hash: Hash,
+  size: { readonly written: number; readonly limit: number },
+): Promise<number> {
+  let bytes = size.written;
+  for await (const chunk of payload) {
+    bytes += chunk.length;
+    if (bytes > size.limit)
+      throw new OrchestratorError(
+        'worker.protocol',
+        `the worker sent more than the ${size.limit} bytes the repository announced`,
+      );
+    hash.update(chunk);
+    if (!out.write(chunk)) await once(out, 'drain');
+  }
+  return bytes;
 }
 
 /**

@@ -19,8 +19,11 @@
  * tmpl is stricter than rpm in a few places, on purpose: a region must span each header, duplicate
  * tags and non-zero signature padding are refused, signature tags in the main header are refused
  * (rpm refuses them only when installing), and the header must yield valid PackageInfo.
+ *
+ * About 300 lines on purpose: rpm's checks, in rpm's order, and the coverage rule that decides
+ * over all of them, stay in one file so that each can be read against lib/rpmvs.c.
  */
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type * as openpgp from 'openpgp';
 import { ByteReader } from '../../protocol/byte-reader.ts';
@@ -110,6 +113,95 @@ async function legacySignatures(
   return out;
 }
 
+/**
+ * The header signatures (RSAHEADER, DSAHEADER, OPENPGP), each checked against our keyring over
+ * the header bytes; returns the first signer, or undefined when the header carries none.
+ */
+async function verifyHeaderSignatures(
+  head: PackageHead,
+  keys: readonly openpgp.PublicKey[],
+): Promise<{ keyId: string; fingerprint: string } | undefined> {
+  let signer: { keyId: string; fingerprint: string } | undefined;
+  for (const { what, bytes } of headerSignatureBlobs(head.signature)) {
+    const sig = await parseRpmSignature(bytes, what);
+    const key = findSigningKey(sig, keys, what);
+    await verifyRpmSignature(sig, key, head.headerBytes, what);
+    signer ??= { keyId: sig.keyId, fingerprint: key.getFingerprint().toUpperCase() };
+  }
+  return signer;
+}
+
+/**
+ * The legacy (PGP, GPG) signatures over header+payload, checked while the payload streams: one
+ * stream pulls the header, then the payload chunks on demand (highWaterMark 0), teed once per
+ * further signature (a tee holds what one check has read and the other not yet).
+ */
+async function verifyLegacySignatures(
+  legacy: readonly LegacySignature[],
+  headerBytes: Uint8Array,
+  chunks: AsyncGenerator<Uint8Array>,
+): Promise<PromiseSettledResult<void>[]> {
+  if (legacy.length === 0) return [];
+  let headerSent = false;
+  let stream = new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        if (!headerSent) {
+          headerSent = true;
+          controller.enqueue(headerBytes);
+          return;
+        }
+        const r = await chunks.next();
+        if (r.done === true) controller.close();
+        else controller.enqueue(r.value);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+  const streams: ReadableStream<Uint8Array>[] = [];
+  for (let i = 0; i < legacy.length; i++) {
+    if (i === legacy.length - 1) streams.push(stream);
+    else {
+      const [a, b] = stream.tee();
+      streams.push(a);
+      stream = b;
+    }
+  }
+  return Promise.allSettled(legacy.map((l, i) => verifyRpmSignature(l.sig, l.key, streams[i]!, l.what)));
+}
+
+/**
+ * Whether a payload digest was checked: every PAYLOADDIGEST must match, or a PAYLOADDIGESTALT
+ * (of the uncompressed payload: it can only match an uncompressed one); false when there is none.
+ */
+function checkPayloadDigest(
+  expected: readonly string[],
+  alternatives: readonly string[],
+  actual: string,
+): boolean {
+  if (expected.length === 0 && alternatives.length === 0) return false;
+  const allMatch = expected.length > 0 && expected.every((d) => d === actual);
+  const altMatch = alternatives.some((d) => d === actual);
+  if (!allMatch && !altMatch) {
+    throw new VerificationError(
+      'digest.payload-mismatch',
+      `payload sha256 ${actual} does not match PAYLOADDIGEST`,
+    );
+  }
+  return true;
+}
+
+/** The legacy MD5 (1004) over header+payload must match the signature header's. */
+function checkMd5(md5: Hash, expected: string | undefined): void {
+  const actual = md5.digest('hex');
+  if (actual !== expected) {
+    throw new VerificationError(
+      'digest.md5-mismatch',
+      `header+payload MD5 ${actual} does not match ${expected}`,
+    );
+  }
+}
+
 /** Verifies a package read from a byte stream. `path` only labels the verdict. */
 export async function verifyPackageStream(
   path: string,
@@ -127,19 +219,9 @@ export async function verifyPackageStream(
 
     // Header range.
     const headerDigest = verifyHeaderDigests(head);
-    let headerSigned = false;
-    let signer: { keyId: string; fingerprint: string } | undefined;
-    let legacy: LegacySignature[] = [];
-    if (signaturesChecked) {
-      for (const { what, bytes } of headerSignatureBlobs(head.signature)) {
-        const sig = await parseRpmSignature(bytes, what);
-        const key = findSigningKey(sig, keys, what);
-        await verifyRpmSignature(sig, key, head.headerBytes, what);
-        headerSigned = true;
-        signer ??= { keyId: sig.keyId, fingerprint: key.getFingerprint().toUpperCase() };
-      }
-      legacy = await legacySignatures(head, keys);
-    }
+    let signer = signaturesChecked ? await verifyHeaderSignatures(head, keys) : undefined;
+    const headerSigned = signer !== undefined;
+    const legacy = signaturesChecked ? await legacySignatures(head, keys) : [];
     const md5Expected = legacyMd5(head);
     const payloadExpected = payloadDigests(head, Tag.PAYLOADDIGEST);
     const payloadAltExpected = payloadDigests(head, Tag.PAYLOADDIGESTALT);
@@ -154,37 +236,7 @@ export async function verifyPackageStream(
         yield chunk;
       }
     })();
-    let legacyResults: PromiseSettledResult<void>[] = [];
-    if (legacy.length > 0) {
-      let headerSent = false;
-      let stream = new ReadableStream<Uint8Array>(
-        {
-          async pull(controller) {
-            if (!headerSent) {
-              headerSent = true;
-              controller.enqueue(head.headerBytes);
-              return;
-            }
-            const r = await chunks.next();
-            if (r.done === true) controller.close();
-            else controller.enqueue(r.value);
-          },
-        },
-        { highWaterMark: 0 },
-      );
-      const streams: ReadableStream<Uint8Array>[] = [];
-      for (let i = 0; i < legacy.length; i++) {
-        if (i === legacy.length - 1) streams.push(stream);
-        else {
-          const [a, b] = stream.tee();
-          streams.push(a);
-          stream = b;
-        }
-      }
-      legacyResults = await Promise.allSettled(
-        legacy.map((l, i) => verifyRpmSignature(l.sig, l.key, streams[i]!, l.what)),
-      );
-    }
+    const legacyResults = await verifyLegacySignatures(legacy, head.headerBytes, chunks);
     // Finish the digests whatever the signature checks consumed.
     for (;;) {
       const r = await chunks.next();
@@ -192,28 +244,8 @@ export async function verifyPackageStream(
     }
 
     const payloadActual = sha256.digest('hex');
-    let payloadDigest = false;
-    if (payloadExpected.length > 0 || payloadAltExpected.length > 0) {
-      const allMatch = payloadExpected.length > 0 && payloadExpected.every((d) => d === payloadActual);
-      // PAYLOADDIGESTALT is of the uncompressed payload: it can only match an uncompressed one.
-      const altMatch = payloadAltExpected.some((d) => d === payloadActual);
-      if (!allMatch && !altMatch) {
-        throw new VerificationError(
-          'digest.payload-mismatch',
-          `payload sha256 ${payloadActual} does not match PAYLOADDIGEST`,
-        );
-      }
-      payloadDigest = true;
-    }
-    if (md5 !== undefined) {
-      const actual = md5.digest('hex');
-      if (actual !== md5Expected) {
-        throw new VerificationError(
-          'digest.md5-mismatch',
-          `header+payload MD5 ${actual} does not match ${md5Expected}`,
-        );
-      }
-    }
+    const payloadDigest = checkPayloadDigest(payloadExpected, payloadAltExpected, payloadActual);
+    if (md5 !== undefined) checkMd5(md5, md5Expected);
     for (const r of legacyResults) {
       if (r.status === 'rejected') throw r.reason;
     }

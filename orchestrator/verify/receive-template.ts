@@ -148,8 +148,27 @@ async function* watched(
   }
 }
 
+/** Verifies the head with our keyring and hands it to the receiver; returns the signed size. */
+async function acceptHead(
+  options: ReceiveOptions,
+  receiver: FrameReceiver,
+  bytes: Uint8Array,
+): Promise<number> {
+  const verified = await verifyHead(bytes, options.keys, { nogpgcheck: options.nogpgcheck });
+  const { head, signedBytes } = receiver.headVerified(verified);
+  options.log.info(
+    {
+      package: head.info.name,
+      version: displayLine(head.info.version),
+      release: displayLine(head.info.release),
+      signer: head.signer,
+    },
+    'package header verified',
+  );
+  return signedBytes;
+}
+
 export async function receiveTemplate(options: ReceiveOptions): Promise<ReceivedTemplate> {
-  const { log } = options;
   const limits = transferLimits({
     ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
     ...options.limits,
@@ -182,23 +201,9 @@ export async function receiveTemplate(options: ReceiveOptions): Promise<Received
         case 'report':
           options.onProgress?.(action.stage, action.done, action.total);
           break;
-        case 'verify-head': {
-          const verified = await clock.paused(() =>
-            verifyHead(action.bytes, options.keys, { nogpgcheck: options.nogpgcheck }),
-          );
-          const { head, signedBytes } = receiver.headVerified(verified);
-          watchdog.sized(signedBytes);
-          log.info(
-            {
-              package: head.info.name,
-              version: displayLine(head.info.version),
-              release: displayLine(head.info.release),
-              signer: head.signer,
-            },
-            'package header verified',
-          );
+        case 'verify-head':
+          watchdog.sized(await clock.paused(() => acceptHead(options, receiver, action.bytes)));
           break;
-        }
         case 'prepare':
           consume = await clock.paused(() => options.prepare(action.head));
           break;

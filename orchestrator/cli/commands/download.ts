@@ -6,8 +6,7 @@ import { downloadPackage } from '../../transaction/download-package.ts';
 import { OrchestratorError } from '../../errors.ts';
 import { withLock } from '../../transaction/lock.ts';
 import { queryRepos } from '../../worker/query.ts';
-import { candidates, matching, select } from '../../repos/package-choice.ts';
-import { displayLine } from '../../../protocol/display-text.ts';
+import { candidates, chooseEach } from '../../repos/package-choice.ts';
 import { reportQueryWarnings } from '../output.ts';
 import type { QueryWarning } from '../../../protocol/messages.ts';
 import type { Command } from './types.ts';
@@ -43,31 +42,21 @@ export const downloadCommand: Command = {
       const query = await queryRepos(app, repos);
       warnings = query.warnings;
       reportQueryWarnings(ctx.stderr, flag(args, 'json'), warnings);
-      const listing = candidates(query.packages);
-      const chosen = args.positionals.map((spec) => {
-        const c = select(matching(spec, listing), 'install');
-        if (!c)
-          throw new OrchestratorError('template.not-found', `Template '${displayLine(spec)}' not found.`);
-        return c;
-      });
+      const chosen = chooseEach(args.positionals, candidates(query.packages));
       const queue = new PQueue({ concurrency: DOWNLOAD_CONCURRENCY });
-      return Promise.all(
-        chosen.map((c) =>
-          queue.add(async () => {
-            const repo = repos.worker.find((r) => r.id === c.repoid)!;
-            const done = await downloadPackage(app, repos.worker, repos.keys.get(c.repoid) ?? [], c, {
-              dir,
-              nogpgcheck: flag(args, 'nogpgcheck') || !repo.gpgcheck,
-            });
-            return {
-              template: c.templateName,
-              path: done.path,
-              resumedFrom: done.resumedFrom,
-              bytes: done.bytes,
-            };
-          }),
-        ),
-      );
+      const download = async (c: (typeof chosen)[number]) => {
+        const repo = repos.worker.find((r) => r.id === c.repoid)!;
+        const nogpgcheck = flag(args, 'nogpgcheck') || !repo.gpgcheck;
+        const keys = repos.keys.get(c.repoid) ?? [];
+        const done = await downloadPackage(app, repos.worker, keys, c, { dir, nogpgcheck });
+        return {
+          template: c.templateName,
+          path: done.path,
+          resumedFrom: done.resumedFrom,
+          bytes: done.bytes,
+        };
+      };
+      return Promise.all(chosen.map((c) => queue.add(() => download(c))));
     });
     if (flag(args, 'json'))
       ctx.stdout.write(JSON.stringify({ command: 'download', ok: true, packages: results, warnings }) + '\n');

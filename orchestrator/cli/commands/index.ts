@@ -5,7 +5,8 @@ import { listCommands } from './list.ts';
 import { removeCommands } from './remove.ts';
 import { downloadCommand } from './download.ts';
 import { searchCommand } from './search.ts';
-import { cleanCommand, repolistCommand } from './repolist.ts';
+import { repolistCommand } from './repolist.ts';
+import { cleanCommand } from './clean.ts';
 import { refreshMetadataCommand } from './refresh-metadata.ts';
 import { migrateCommand } from './migrate.ts';
 

@@ -2,9 +2,9 @@
  * `tmpl install|reinstall|upgrade|downgrade SPEC...` (and `tmpl-install`): every package is
  * fetched, verified and unpacked by a worker in a disposable; only verified data is imported.
  */
-import { createInterface } from 'node:readline/promises';
+import { confirm } from '../prompt.ts';
 import { formatEvr } from '../../../protocol/evr.ts';
-import { createApp, loadRepos, defaultKeyring, type App } from '../context.ts';
+import { createApp, loadRepos, defaultKeyring } from '../context.ts';
 import { flag, value, values, type OptionSpec, type ParsedArgs } from '../arguments.ts';
 import { OrchestratorError } from '../../errors.ts';
 import { installTemplate, type InstallMode, type InstallResult } from '../../transaction/install-template.ts';
@@ -60,34 +60,6 @@ const DONE: Record<InstallMode, TemplateOutcome['status']> = {
   upgrade: 'upgraded',
   downgrade: 'downgraded',
 };
-
-export async function confirm(
-  ctx: CommandContext,
-  app: App,
-  question: string,
-  items: readonly string[],
-): Promise<void> {
-  if (app.yes) return;
-  const stdin = process.stdin;
-  if (!stdin.isTTY) {
-    throw new OrchestratorError(
-      'cancelled',
-      `${question} ${items.join(', ')}: confirmation needed; run with --yes to proceed without a terminal`,
-    );
-  }
-  ctx.stderr.write(`${question}\n${items.map((i) => `  ${i}\n`).join('')}`);
-  const rl = createInterface({ input: stdin, output: process.stderr });
-  // On a terminal readline reads Ctrl-C as a key: make it the signal it would have been.
-  rl.on('SIGINT', () => process.kill(process.pid, 'SIGINT'));
-  try {
-    const answer = (await rl.question('Are you sure? [y/N] ', ctx.signal ? { signal: ctx.signal } : {}))
-      .trim()
-      .toLowerCase();
-    if (answer !== 'y' && answer !== 'yes') throw new OrchestratorError('cancelled', 'command cancelled.');
-  } finally {
-    rl.close();
-  }
-}
 
 async function runInstall(
   ctx: CommandContext,

@@ -8,6 +8,7 @@ import { parseRepoFile, type RepoDefinition } from '../../../orchestrator/repos/
 import {
   applyRepoOperations,
   enabledRepos,
+  listedRepos,
   type RepoOperation,
 } from '../../../orchestrator/repos/repo-selection.ts';
 
@@ -116,5 +117,21 @@ describe('applyRepoOperations errors and warnings', () => {
     ]);
     expect(selection.warnings).toEqual(['nope*']);
     expect(enabledRepos(selection).map((r) => r.id)).toEqual(['qubes-templates-itl']);
+  });
+});
+
+describe('listedRepos', () => {
+  const defs = [
+    { id: 'on', enabled: true },
+    { id: 'off', enabled: false },
+  ] as RepoDefinition[];
+  const ids = (filter: { all: boolean; enabled: boolean; disabled: boolean }) =>
+    listedRepos(defs, filter).map((r) => r.id);
+
+  it('lists enabled repositories by default, --disabled the others, --all every one', () => {
+    expect(ids({ all: false, enabled: false, disabled: false })).toEqual(['on']);
+    expect(ids({ all: false, enabled: false, disabled: true })).toEqual(['off']);
+    expect(ids({ all: false, enabled: true, disabled: true })).toEqual(['on', 'off']);
+    expect(ids({ all: true, enabled: false, disabled: false })).toEqual(['on', 'off']);
   });
 });

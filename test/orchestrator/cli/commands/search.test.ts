@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { searchTemplates } from '../../../../orchestrator/cli/commands/search.ts';
+import { formatSearchResults } from '../../../../orchestrator/cli/report-format.ts';
+import { rankTemplates, type SearchEntry } from '../../../../orchestrator/repos/template-search.ts';
+
+/** What `tmpl search` prints for these entries and keywords. */
+function searchTemplates(entries: SearchEntry[], keywords: string[], all: boolean): string {
+  return formatSearchResults(rankTemplates(entries, keywords, all));
+}
 
 function entry(name: string, summary: string) {
   return { name, epoch: 0, version: '4.3.0', release: '1', summary, description: '', url: '' };
