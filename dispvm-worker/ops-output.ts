@@ -21,6 +21,7 @@ import {
   type JsonFrameType,
   type Progress,
 } from '../protocol/messages.ts';
+import { MAX_REQUESTS_PER_SESSION } from '../protocol/limits.ts';
 import { WorkerError } from './errors.ts';
 
 /** Least time between two PROGRESS frames. */
@@ -45,6 +46,15 @@ export class FrameWriter {
     });
   }
 
+  /** Starts the answer to the next request of the session: a new frame sequence and counts. */
+  begin(): void {
+    this.#sequence = null;
+    this.#early = [];
+    this.#lastProgress = Number.NEGATIVE_INFINITY;
+    this.dataBytes = 0;
+    this.files = 0;
+  }
+
   /** Fixes the operation once the request is read; the frames already sent are checked against it. */
   setOp(op: WorkerOp): void {
     this.#sequence = new FrameSequence(op);
@@ -56,7 +66,11 @@ export class FrameWriter {
   }
 
   async hello(version: string): Promise<void> {
-    await this.json('HELLO', { protocol: PROTOCOL_VERSION, worker: version });
+    await this.json('HELLO', {
+      protocol: PROTOCOL_VERSION,
+      worker: version,
+      requests: MAX_REQUESTS_PER_SESSION,
+    });
   }
 
   async json<T extends JsonFrameType>(type: T, message: JsonFrameMessage<T>): Promise<void> {

@@ -28,7 +28,6 @@ import { ConfigTransaction } from './config-transaction.ts';
 import { planTemplateConfiguration, type TemplateConfigurationPlan } from './template-plan.ts';
 import { runVmService } from '../qubes/vm-service.ts';
 import { startWorker, type WorkerPlacement, type WorkerSession } from '../worker/session.ts';
-import { sendRequest } from '../worker/request.ts';
 
 export const TEMPLATE_LABEL = 'black';
 
@@ -104,8 +103,9 @@ async function checkPoolRoom(admin: AdminClient, pool: string, needed: number): 
 }
 
 /**
- * `session`: a worker already started for this install (its disposable started while the
- * repositories were queried); installTemplate owns it from here and closes it.
+ * `session`: the worker that listed the repositories for this install, kept for its package (one
+ * disposable for both, protocol/request-sequence.ts); installTemplate owns it from here and
+ * closes it. Without it, a worker is started for this package alone.
  */
 export async function installTemplate(
   ctx: InstallContext,
@@ -140,11 +140,13 @@ export async function installTemplate(
   session ??= await startWorker({ env: ctx.env, admin, placement: ctx.placement, log, signal: ctx.signal });
   const worker = session;
   try {
-    const sending = sendRequest(worker.stdin, request, source.kind === 'file' ? source.path : undefined);
-    sending.catch(() => {});
+    const { reply, sent: sending } = worker.exchange(
+      request,
+      source.kind === 'file' ? { file: source.path } : {},
+    );
     received = await receiveTemplate({
       op: request.op === 'fetch' ? 'fetch' : 'unpack',
-      stream: worker.stdout,
+      stream: reply,
       keys: options.keys,
       nogpgcheck: options.nogpgcheck,
       expected: source.kind === 'repo' ? source.package : undefined,

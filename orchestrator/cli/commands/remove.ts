@@ -13,7 +13,7 @@ import { OrchestratorError } from '../../errors.ts';
 import { installedTemplate } from '../../qubes/installed-templates.ts';
 import { withLock } from '../../transaction/lock.ts';
 import { displayLine } from '../../../protocol/display-text.ts';
-import { confirm } from './install.ts';
+import { confirm } from '../prompt.ts';
 import { forgetTemplate, stateDir } from '../../transaction/rollback-state.ts';
 import type { Command, CommandContext } from './types.ts';
 
