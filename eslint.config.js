@@ -111,11 +111,6 @@ export default tseslint.config(
     },
   },
   {
-    // Until its split (the one-disposable-per-install work) lands.
-    files: ['orchestrator/cli/commands/install.ts'],
-    rules: { 'max-lines-per-function': 'off' },
-  },
-  {
     files: ['test/**', 'bench/**'],
     rules: {
       '@typescript-eslint/no-non-null-assertion': 'off',

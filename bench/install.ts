@@ -353,7 +353,7 @@ function stagesOf(stderr: string, startedAt: number): Stages {
     if (!entry.time || !entry.msg) continue;
     if (entry.msg === 'created disposable for the worker') {
       disposables++;
-      marks.push([disposables === 1 ? 'query disposable' : 'fetch disposable', entry.time]);
+      marks.push([disposables === 1 ? 'disposable' : `disposable ${disposables}`, entry.time]);
     } else if (entry.msg === 'package header verified') marks.push(['header verified', entry.time]);
     else if (entry.msg === 'importing root volume') marks.push(['import started', entry.time]);
   }

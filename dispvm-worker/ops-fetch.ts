@@ -95,10 +95,19 @@ async function sendPackage(
   }
 }
 
+/**
+ * With gpgcheck, the package checksum of primary.xml is not computed: the header is checked
+ * against the repository's keys before anything else, and the payload against the signed
+ * header's PAYLOADDIGEST, which unpackPayload requires, over the same compressed bytes; a second
+ * digest of them would only cost CPU. Their size is still checked. Without gpgcheck the
+ * checksum is what binds the package to the (signed) metadata, and stays.
+ */
 export async function runFetch(request: WorkerRequest, ctx: RepoContext, out: FrameWriter): Promise<void> {
   const resolved = await resolvePackage(request, ctx);
   await out.progress({ stage: 'metadata', done: 1, total: 1 }, true);
-  const { stream, checksum } = downloadPackage(resolved, ctx, out);
+  const { stream, checksum } = downloadPackage(resolved, ctx, out, {
+    digest: !resolved.repo.config.gpgcheck,
+  });
   await sendPackage(stream, request, resolved.repo.config.id, out, ctx.logger);
   await finishChecksum(stream, checksum);
   await out.end();

@@ -8,8 +8,8 @@
  */
 import type { Writable } from 'node:stream';
 import {
-  encodeDataFrames,
   encodeFrame,
+  encodeFrameHeader,
   FrameSequence,
   type FrameType,
   type WorkerOp,
@@ -21,6 +21,7 @@ import {
   type JsonFrameType,
   type Progress,
 } from '../protocol/messages.ts';
+import { MAX_DATA_FRAME_LENGTH, MAX_REQUESTS_PER_SESSION } from '../protocol/limits.ts';
 import { WorkerError } from './errors.ts';
 
 /** Least time between two PROGRESS frames. */
@@ -45,6 +46,15 @@ export class FrameWriter {
     });
   }
 
+  /** Starts the answer to the next request of the session: a new frame sequence and counts. */
+  begin(): void {
+    this.#sequence = null;
+    this.#early = [];
+    this.#lastProgress = Number.NEGATIVE_INFINITY;
+    this.dataBytes = 0;
+    this.files = 0;
+  }
+
   /** Fixes the operation once the request is read; the frames already sent are checked against it. */
   setOp(op: WorkerOp): void {
     this.#sequence = new FrameSequence(op);
@@ -56,19 +66,32 @@ export class FrameWriter {
   }
 
   async hello(version: string): Promise<void> {
-    await this.json('HELLO', { protocol: PROTOCOL_VERSION, worker: version });
+    await this.json('HELLO', {
+      protocol: PROTOCOL_VERSION,
+      worker: version,
+      requests: MAX_REQUESTS_PER_SESSION,
+    });
   }
 
   async json<T extends JsonFrameType>(type: T, message: JsonFrameMessage<T>): Promise<void> {
     await this.#write(type, encodeMessageFrame(type, message));
   }
 
+  /**
+   * Raw frames. File and payload data go out as a header and a view of `bytes` (at most
+   * MAX_DATA_FRAME_LENGTH a frame) in one vectored write: the data is not copied into frames,
+   * so `bytes` must stay unchanged once given (no producer here reuses its buffers: the
+   * decompressors and cpio hand out fresh ones).
+   */
   async raw(type: 'HEAD' | 'FILE_DATA' | 'PAYLOAD_DATA', bytes: Uint8Array): Promise<void> {
     if (type === 'HEAD') {
       await this.#write(type, encodeFrame('HEAD', bytes));
       return;
     }
-    for (const frame of encodeDataFrames(type, bytes)) await this.#write(type, frame);
+    for (let start = 0; start < bytes.length; start += MAX_DATA_FRAME_LENGTH) {
+      const payload = bytes.subarray(start, Math.min(bytes.length, start + MAX_DATA_FRAME_LENGTH));
+      await this.#write(type, encodeFrameHeader(type, payload.length), payload);
+    }
     this.dataBytes += bytes.length;
   }
 
@@ -84,7 +107,7 @@ export class FrameWriter {
     await this.json('END', { files: this.files, bytes: this.dataBytes });
   }
 
-  async #write(type: FrameType, frame: Uint8Array): Promise<void> {
+  async #write(type: FrameType, frame: Uint8Array, payload?: Uint8Array): Promise<void> {
     if (this.#broken !== null) {
       throw new WorkerError('worker.output', `output closed: ${this.#broken.message}`, {
         cause: this.#broken,
@@ -93,7 +116,15 @@ export class FrameWriter {
     if (this.#sequence !== null) this.#sequence.accept(type);
     else this.#early.push(type);
     if (type === 'FILE_END') this.files++;
-    if (!this.#out.write(frame)) {
+    let ready: boolean;
+    if (payload === undefined) ready = this.#out.write(frame);
+    else {
+      this.#out.cork();
+      this.#out.write(frame);
+      ready = this.#out.write(payload);
+      this.#out.uncork();
+    }
+    if (!ready) {
       await new Promise<void>((resolve, reject) => {
         const onDrain = (): void => {
           this.#out.off('error', onError);

@@ -51,18 +51,19 @@ export async function resolvePackage(request: WorkerRequest, ctx: RepoContext): 
 }
 
 /**
- * Passes bytes through and checks, when they end, their count and digest against primary.xml's
- * (size@package and the package checksum). `verified` tells whether the end was reached.
+ * Passes bytes through and checks, when they end, their count against primary.xml's
+ * (size@package) and, unless `digest` is off, their digest against the package checksum.
+ * `verified` tells whether the end was reached.
  */
 export class PackageChecksum {
-  readonly #hash: Hash;
+  readonly #hash: Hash | null;
   readonly #pkg: PrimaryPackage;
   bytes = 0;
   verified = false;
 
-  constructor(pkg: PrimaryPackage) {
+  constructor(pkg: PrimaryPackage, options: { digest?: boolean } = {}) {
     this.#pkg = pkg;
-    this.#hash = createHash(pkg.checksum.type);
+    this.#hash = options.digest === false ? null : createHash(pkg.checksum.type);
   }
 
   async *pass(
@@ -70,7 +71,7 @@ export class PackageChecksum {
     onBytes?: (total: number) => Promise<void>,
   ): AsyncGenerator<Uint8Array> {
     for await (const chunk of source) {
-      this.#hash.update(chunk);
+      this.#hash?.update(chunk);
       this.bytes += chunk.length;
       if (onBytes !== undefined) await onBytes(this.bytes);
       yield chunk;
@@ -81,7 +82,7 @@ export class PackageChecksum {
         `package is ${this.bytes} bytes, the repository says ${this.#pkg.downloadsize}`,
       );
     }
-    if (this.#hash.digest('hex') !== this.#pkg.checksum.value) {
+    if (this.#hash !== null && this.#hash.digest('hex') !== this.#pkg.checksum.value) {
       throw new WorkerError(
         'worker.package-checksum',
         `package ${this.#pkg.checksum.type} does not match primary.xml`,
@@ -91,14 +92,19 @@ export class PackageChecksum {
   }
 }
 
-/** Opens a download of the whole package, with progress and the primary.xml checks. */
+/**
+ * Opens a download of the whole package, with progress and the primary.xml checks. `digest`
+ * false leaves out the package checksum, for a fetch whose every byte something signed binds
+ * already (ops-fetch.ts): each byte is hashed once.
+ */
 export function downloadPackage(
   resolved: ResolvedPackage,
   ctx: RepoContext,
   out: FrameWriter,
+  options: { digest?: boolean } = {},
 ): { stream: AsyncIterable<Uint8Array>; checksum: PackageChecksum } {
   const { pkg } = resolved;
-  const checksum = new PackageChecksum(pkg);
+  const checksum = new PackageChecksum(pkg, options);
   const source = fetchStream(
     { urls: resolved.urls, length: pkg.downloadsize, maxBytes: pkg.downloadsize },
     repoHttpOptions(resolved.repo.config, ctx),

@@ -41,6 +41,12 @@ export interface RepoContext {
   readonly releasever: string;
   readonly http: HttpFetchOptions;
   readonly logger: Logger;
+  /**
+   * Repositories this session loaded already (the query's, for the fetch that follows it in the
+   * same disposable), by their whole configuration: an entry is reused only for the same
+   * repository under the same settings (keys, minimum revision, mirrors).
+   */
+  readonly loaded?: Map<string, LoadedRepository>;
 }
 
 /** repomd.xml exactly as the mirror served it, and its armoured signature (repo_gpgcheck only). */
@@ -226,8 +232,20 @@ async function loadRepomd(
   throw new WorkerError('worker.repo-metadata', `repository ${repo.id}: no mirror served repomd.xml`);
 }
 
-/** Loads a repository's template packages. */
+/** Loads a repository's template packages, or takes them from what this session loaded. */
 export async function loadRepository(repo: RepoConfig, ctx: RepoContext): Promise<LoadedRepository> {
+  const key = `${ctx.releasever}\n${JSON.stringify(repo)}`;
+  const known = ctx.loaded?.get(key);
+  if (known !== undefined) {
+    ctx.logger.info({ repo: repo.id }, 'repository loaded earlier in this session');
+    return known;
+  }
+  const loaded = await fetchRepository(repo, ctx);
+  ctx.loaded?.set(key, loaded);
+  return loaded;
+}
+
+async function fetchRepository(repo: RepoConfig, ctx: RepoContext): Promise<LoadedRepository> {
   const keys = repo.repoGpgcheck ? await readRepoKeys(repo) : [];
   if (repo.repoGpgcheck && keys.length === 0) {
     throw new WorkerError('worker.no-keys', `repository ${repo.id}: repo_gpgcheck is on but no key is given`);

@@ -1,8 +1,10 @@
 /**
- * The qrexec service tmpl.Worker, run in a disposable VM: one REQUEST frame on stdin (for op
- * unpack, the .rpm follows in PACKAGE_DATA frames until EOF), the answer as frames on stdout,
- * logs on stderr (qrexec forwards them). HELLO goes out first; any failure ends the stream with
- * an ERROR frame carrying the error's stable code, and a non-zero exit status.
+ * The qrexec service tmpl.Worker, run in a disposable VM: a session of REQUEST frames on stdin
+ * (protocol/request-sequence.ts: a query, then at most one package; for op unpack, the .rpm
+ * follows in PACKAGE_DATA frames until EOF), each answered on stdout as HELLO ... END, logs on
+ * stderr (qrexec forwards them). The first HELLO goes out before the first request is read; any
+ * failure ends the session with an ERROR frame carrying the error's stable code, and a non-zero
+ * exit status.
  */
 import { readFileSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
@@ -11,13 +13,14 @@ import { TmplError } from '../protocol/errors.ts';
 import { decodeFrames, type Frame, type FrameType } from '../protocol/frames.ts';
 import { MAX_ERROR_MESSAGE_LENGTH } from '../protocol/limits.ts';
 import { decodeRequest, sanitizeText, type WorkerRequest } from '../protocol/messages.ts';
+import { RequestSequence } from '../protocol/request-sequence.ts';
 import { WorkerError } from './errors.ts';
 import type { HttpFetchOptions } from './http-fetch.ts';
 import { runDownload, runHeader } from './ops-download.ts';
 import { runFetch, runUnpack } from './ops-fetch.ts';
 import { FrameWriter } from './ops-output.ts';
 import { runQuery } from './ops-query.ts';
-import type { RepoContext } from './repo-client.ts';
+import type { LoadedRepository, RepoContext } from './repo-client.ts';
 
 /** The frame types the worker reads. */
 const INPUT_TYPES: ReadonlySet<FrameType> = new Set<FrameType>(['REQUEST', 'PACKAGE_DATA']);
@@ -66,46 +69,67 @@ function errorFrame(error: unknown): { code: string; message: string } {
   return { code, message: sanitizeText(message, MAX_ERROR_MESSAGE_LENGTH, { multiline: true }) };
 }
 
+/** Answers one request (after its HELLO). */
+async function answer(
+  request: WorkerRequest,
+  frames: AsyncIterator<Frame>,
+  ctx: RepoContext,
+  out: FrameWriter,
+): Promise<void> {
+  switch (request.op) {
+    case 'query':
+      return runQuery(request, ctx, out);
+    case 'fetch':
+      return runFetch(request, ctx, out);
+    case 'download':
+      return runDownload(request, ctx, out);
+    case 'header':
+      return runHeader(request, ctx, out);
+    case 'unpack':
+      return runUnpack(request, packageData(frames), ctx, out);
+  }
+}
+
 /**
- * Runs one request. Resolves with the exit status: 0 after END, 1 after ERROR. Throws only when
- * the output itself is gone (nothing more can be said).
+ * Runs the session's requests (protocol/request-sequence.ts): each one answered HELLO ... END,
+ * the next read only after END. Resolves with the exit status: 0 once the input ended after an
+ * END (or the session's last request was answered), 1 after ERROR. Throws only when the output
+ * itself is gone (nothing more can be said).
  */
 export async function runWorker(opts: WorkerOptions): Promise<number> {
   const { logger } = opts;
   const out = new FrameWriter(opts.output);
+  const sequence = new RequestSequence();
+  // What the session loaded (the query's repositories) serves its later requests; the
+  // orchestrator trusts none of it and checks every reply as it would a fresh worker's.
+  const loaded = new Map<string, LoadedRepository>();
   try {
     await out.hello(workerVersion());
     const frames = decodeFrames(opts.input, { types: INPUT_TYPES })[Symbol.asyncIterator]();
-    const first = await frames.next();
-    if (first.done === true) throw new WorkerError('worker.input', 'input ended before a REQUEST frame');
-    if (first.value.type !== 'REQUEST')
-      throw new WorkerError('worker.input', 'the first frame is not REQUEST');
-    const request: WorkerRequest = decodeRequest(first.value.payload);
-    out.setOp(request.op);
-    logger.info(
-      { op: request.op, repos: request.repos.map((r) => r.id), package: request.package },
-      'request',
-    );
-    const ctx: RepoContext = { releasever: request.releasever, http: opts.http ?? {}, logger };
-    switch (request.op) {
-      case 'query':
-        await runQuery(request, ctx, out);
-        break;
-      case 'fetch':
-        await runFetch(request, ctx, out);
-        break;
-      case 'download':
-        await runDownload(request, ctx, out);
-        break;
-      case 'header':
-        await runHeader(request, ctx, out);
-        break;
-      case 'unpack':
-        await runUnpack(request, packageData(frames), ctx, out);
-        break;
+    for (;;) {
+      const next = await frames.next();
+      if (next.done === true) {
+        if (sequence.ops.length > 0) return 0;
+        throw new WorkerError('worker.input', 'input ended before a REQUEST frame');
+      }
+      if (sequence.ops.length > 0) {
+        out.begin();
+        await out.hello(workerVersion());
+      }
+      if (next.value.type !== 'REQUEST')
+        throw new WorkerError('worker.input', `${next.value.type} frame in place of a REQUEST`);
+      const request: WorkerRequest = decodeRequest(next.value.payload);
+      sequence.accept(request.op);
+      out.setOp(request.op);
+      logger.info(
+        { op: request.op, repos: request.repos.map((r) => r.id), package: request.package },
+        'request',
+      );
+      const ctx: RepoContext = { releasever: request.releasever, http: opts.http ?? {}, logger, loaded };
+      await answer(request, frames, ctx, out);
+      logger.info({ files: out.files, bytes: out.dataBytes }, 'done');
+      if (sequence.complete) return 0;
     }
-    logger.info({ files: out.files, bytes: out.dataBytes }, 'done');
-    return 0;
   } catch (error) {
     const frame = errorFrame(error);
     logger.error({ err: error, code: frame.code }, 'request failed');

@@ -127,6 +127,9 @@ const PROTOCOL = {
   'frame.after-end': { meaning: 'a frame after END' },
   'message.json': { meaning: "a frame's payload is not UTF-8 JSON" },
   'message.schema': { meaning: "a frame's JSON message does not match its schema" },
+  'message.sequence': {
+    meaning: 'a request out of order in a worker session, or more than a session answers',
+  },
 } as const satisfies Record<ProtocolErrorCode, ErrorCodeEntry>;
 
 /** Raised in the disposable; tmpl reports them as `worker.reported-error`, quoting the code. */

@@ -113,7 +113,8 @@ export type FrameErrorCode =
   | 'frame.unexpected'
   | 'frame.after-end'
   | 'message.json'
-  | 'message.schema';
+  | 'message.schema'
+  | 'message.sequence';
 
 /** The protocol's own codes: everything a pure parser of a shared format raises. */
 export type ProtocolErrorCode =

@@ -98,19 +98,30 @@ export interface Frame {
   readonly payload: Uint8Array;
 }
 
-/** Encodes one frame. Throws a ParseError 'frame.too-large' for a payload beyond the type's limit. */
-export function encodeFrame(type: FrameType, payload: Uint8Array = new Uint8Array(0)): Uint8Array {
+/**
+ * The 8 header bytes of a frame whose payload of `length` bytes is written after them as it is
+ * (a writer that sends the payload without copying it into the frame). Throws a ParseError
+ * 'frame.too-large' for a length beyond the type's limit.
+ */
+export function encodeFrameHeader(type: FrameType, length: number, into?: Uint8Array): Uint8Array {
   const max = FRAME_MAX_LENGTHS[type];
-  if (payload.length > max) {
+  if (length > max) {
     throw new ParseError(
       'frame.too-large',
-      `${type} payload of ${payload.length} bytes exceeds the limit of ${max}`,
+      `${type} payload of ${length} bytes exceeds the limit of ${max}`,
       0,
     );
   }
-  const out = new Uint8Array(FRAME_HEADER_LENGTH + payload.length);
+  const out = into ?? new Uint8Array(FRAME_HEADER_LENGTH);
   out[0] = FRAME_TYPE_CODES[type];
-  new DataView(out.buffer).setUint32(4, payload.length, false);
+  new DataView(out.buffer, out.byteOffset).setUint32(4, length, false);
+  return out;
+}
+
+/** Encodes one frame. Throws a ParseError 'frame.too-large' for a payload beyond the type's limit. */
+export function encodeFrame(type: FrameType, payload: Uint8Array = new Uint8Array(0)): Uint8Array {
+  const out = new Uint8Array(FRAME_HEADER_LENGTH + payload.length);
+  encodeFrameHeader(type, payload.length, out);
   out.set(payload, FRAME_HEADER_LENGTH);
   return out;
 }

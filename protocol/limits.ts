@@ -39,6 +39,12 @@ export const MAX_CA_BUNDLE_LENGTH = 1 * MiB;
 /** Files the orchestrator may name in allowedFiles. */
 export const MAX_ALLOWED_FILES = 16;
 
+/**
+ * Requests one worker session (one disposable) answers: a query, then at most one package
+ * (protocol/request-sequence.ts). One package per disposable: what a package's payload did to
+ * the worker cannot reach another package.
+ */
+export const MAX_REQUESTS_PER_SESSION = 2;
 /** Packages in one QUERY_RESULT. */
 export const MAX_QUERY_PACKAGES = 10_000;
 /** Files announced in METADATA (root.img.part.NN at 1 GiB each plus a handful of small files). */

@@ -32,13 +32,14 @@ import {
   MAX_REPOMD_REVISION_DIGITS,
   MAX_REPOMD_SIGNATURE_EVIDENCE_LENGTH,
   MAX_REPOS,
+  MAX_REQUESTS_PER_SESSION,
   MAX_SUMMARY_LENGTH,
   MAX_URL_LENGTH,
   MAX_VERSION_LENGTH,
   MAX_WARNING_MESSAGE_LENGTH,
 } from './limits.ts';
 
-export type MessageCodes = 'message.json' | 'message.schema';
+export type MessageCodes = 'message.json' | 'message.schema' | 'message.sequence';
 
 /** The only protocol version. */
 export const PROTOCOL_VERSION = 1;
@@ -249,6 +250,11 @@ export const HelloSchema = z
   .object({
     protocol: z.literal(PROTOCOL_VERSION),
     worker: z.string().regex(WORKER_VERSION_PATTERN, 'not a version string'),
+    /**
+     * Requests this worker answers in one session (protocol/request-sequence.ts); absent: one
+     * (a worker from before sessions), so the orchestrator starts another for the next request.
+     */
+    requests: z.number().int().min(1).max(MAX_REQUESTS_PER_SESSION).optional(),
   })
   .strict();
 

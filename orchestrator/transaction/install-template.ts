@@ -24,7 +24,6 @@ import {
 import type { ImageStream } from '../verify/image-stream.ts';
 import { planTemplateConfiguration, type TemplateConfigurationPlan } from './template-plan.ts';
 import { startWorker, type WorkerSession } from '../worker/session.ts';
-import { sendRequest } from '../worker/request.ts';
 import { finishInstall } from './finish-install.ts';
 import { checkPoolRoom, poolOf } from './template-volumes.ts';
 import type { InstallContext, InstallOptions, InstallResult, InstallSource } from './install-types.ts';
@@ -125,8 +124,9 @@ async function prepareTarget(
 }
 
 /**
- * `session`: a worker already started for this install (its disposable started while the
- * repositories were queried); installTemplate owns it from here and closes it.
+ * `session`: the worker that listed the repositories for this install, kept for its package (one
+ * disposable for both, protocol/request-sequence.ts); installTemplate owns it from here and
+ * closes it. Without it, a worker is started for this package alone.
  */
 export async function installTemplate(
   ctx: InstallContext,
@@ -142,11 +142,13 @@ export async function installTemplate(
   session ??= await startWorker({ env: ctx.env, admin, placement: ctx.placement, log, signal: ctx.signal });
   const worker = session;
   try {
-    const sending = sendRequest(worker.stdin, request, source.kind === 'file' ? source.path : undefined);
-    sending.catch(() => {});
+    const { reply, sent: sending } = worker.exchange(
+      request,
+      source.kind === 'file' ? { file: source.path } : {},
+    );
     received = await receiveTemplate({
       op: request.op === 'fetch' ? 'fetch' : 'unpack',
-      stream: worker.stdout,
+      stream: reply,
       keys: options.keys,
       nogpgcheck: options.nogpgcheck,
       expected: source.kind === 'repo' ? source.package : undefined,

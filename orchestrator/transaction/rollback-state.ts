@@ -55,6 +55,11 @@ export async function rollbackFloor(dir: string, template: string): Promise<Evr 
   return (await load(dir)).templates[template];
 }
 
+/** Every template's floor. */
+export async function rollbackFloors(dir: string): Promise<ReadonlyMap<string, Evr>> {
+  return new Map(Object.entries((await load(dir)).templates));
+}
+
 function label(evr: Evr): string {
   return `${evr.epoch}:${evr.version}-${evr.release}`;
 }

@@ -1,7 +1,12 @@
-/** Listing the repositories' templates through the worker (op query). */
+/**
+ * Listing the repositories' templates through the worker (op query). An install keeps the
+ * worker's session for the package it then fetches (protocol/request-sequence.ts): one
+ * disposable for both.
+ */
 import { decodeFrames, FrameSequence } from '../../protocol/frames.ts';
 import {
   decodeJsonFrame,
+  type RepoConfig,
   type PackageListing,
   type QueryWarning,
   type RepomdEvidence,
@@ -9,8 +14,8 @@ import {
 import type { App, RepoSet } from '../cli/context.ts';
 import { OrchestratorError } from '../errors.ts';
 import { checkRepoMetadata, prepareMetadataCheck } from '../repos/metadata-check.ts';
-import { startWorker } from './session.ts';
-import { sendRequest, workerFailure } from './request.ts';
+import { startWorker, type WorkerSession } from './session.ts';
+import { workerFailure } from './request.ts';
 
 export interface QueryOutcome {
   readonly packages: PackageListing[];
@@ -19,14 +24,30 @@ export interface QueryOutcome {
    * freshness warnings of the orchestrator's own check.
    */
   readonly warnings: QueryWarning[];
+  /** The repositories as the query sent them (with minRevision): what a fetch sends too. */
+  readonly repos: readonly RepoConfig[];
+  /**
+   * With `keep`, when the worker answers another request in its session: the session, for the
+   * package to fetch next. The caller closes it.
+   */
+  readonly session?: WorkerSession;
+}
+
+export interface QueryOptions {
+  /** Keep the worker's session for one more request (an install's first package). */
+  readonly keep?: boolean;
 }
 
 /**
  * The enabled repositories' packages. The repomd.xml each listing came from is checked for
  * freshness (repos/metadata-check.ts) before the listing is used.
  */
-export async function queryRepos(app: App, repoSet: RepoSet): Promise<QueryOutcome> {
-  if (repoSet.worker.length === 0) return { packages: [], warnings: [] };
+export async function queryRepos(
+  app: App,
+  repoSet: RepoSet,
+  options: QueryOptions = {},
+): Promise<QueryOutcome> {
+  if (repoSet.worker.length === 0) return { packages: [], warnings: [], repos: [] };
   const metadata = {
     stateDir: app.stateDir,
     definitions: repoSet.definitions,
@@ -42,17 +63,18 @@ export async function queryRepos(app: App, repoSet: RepoSet): Promise<QueryOutco
     log: app.log,
     signal: app.signal,
   });
+  let kept = false;
   try {
-    await sendRequest(session.stdin, {
-      protocol: 1,
-      op: 'query',
-      releasever: app.releasever,
-      repos: [...repos],
-    });
+    const { reply } = session.exchange(
+      { protocol: 1, op: 'query', releasever: app.releasever, repos: [...repos] },
+      { more: options.keep === true },
+    );
     const enabled = new Set(repos.map((r) => r.id));
     let result: { packages: PackageListing[]; warnings: QueryWarning[] } | undefined;
     let evidence: RepomdEvidence[] = [];
-    for await (const frame of decodeFrames(session.stdout, { sequence: new FrameSequence('query') })) {
+    let answersMore = false;
+    for await (const frame of decodeFrames(reply, { sequence: new FrameSequence('query') })) {
+      if (frame.type === 'HELLO') answersMore = (decodeJsonFrame(frame, 'HELLO').requests ?? 1) > 1;
       if (frame.type === 'ERROR') {
         throw workerFailure(frame);
       }
@@ -75,8 +97,14 @@ export async function queryRepos(app: App, repoSet: RepoSet): Promise<QueryOutco
     }
     if (!result) throw new OrchestratorError('worker.protocol', 'the worker sent no listing');
     const freshness = await checkRepoMetadata(metadata, prepared, evidence);
-    return { packages: result.packages, warnings: [...result.warnings, ...freshness] };
+    kept = options.keep === true && answersMore;
+    return {
+      packages: result.packages,
+      warnings: [...result.warnings, ...freshness],
+      repos,
+      ...(kept ? { session } : {}),
+    };
   } finally {
-    await session.close();
+    if (!kept) await session.close();
   }
 }

@@ -6,11 +6,15 @@ import { decodeJsonFrame, encodeRequest, type WorkerRequest } from '../../protoc
 import { quotedLine } from '../../protocol/display-text.ts';
 import { OrchestratorError } from '../errors.ts';
 
-/** Writes the REQUEST frame (then, for unpack, `file` as PACKAGE_DATA frames) and closes stdin. */
+/**
+ * Writes the REQUEST frame (then, for unpack, `file` as PACKAGE_DATA frames) and closes stdin,
+ * unless another request of the session follows (`keepOpen`).
+ */
 export async function sendRequest(
   stdin: NodeJS.WritableStream,
   request: WorkerRequest,
   file?: string,
+  options: { keepOpen?: boolean } = {},
 ): Promise<void> {
   const write = async (bytes: Uint8Array): Promise<void> => {
     if (!stdin.write(bytes)) await once(stdin, 'drain');
@@ -21,7 +25,7 @@ export async function sendRequest(
       for (const frame of encodeDataFrames('PACKAGE_DATA', chunk as Buffer)) await write(frame);
     }
   }
-  stdin.end();
+  if (options.keepOpen !== true) stdin.end();
 }
 
 /**

@@ -13,11 +13,15 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { displayLine } from '../../protocol/display-text.ts';
+import type { WorkerRequest } from '../../protocol/messages.ts';
+import { RequestSequence } from '../../protocol/request-sequence.ts';
 import type { AdminClient } from '../qubes/admin-client.ts';
 import { registerCleanup, resolveCleanup } from '../transaction/cleanup-journal.ts';
 import { OrchestratorError } from '../errors.ts';
 import type { QubesEnvironment } from '../qubes/environment.ts';
 import { QREXEC_CONNECT_TIMEOUT_S } from '../qubes/vm-service.ts';
+import { ReplySplitter } from './reply-split.ts';
+import { sendRequest } from './request.ts';
 
 export { QREXEC_CONNECT_TIMEOUT_S };
 export const WORKER_SERVICE = 'tmpl.Worker';
@@ -30,9 +34,31 @@ export type WorkerPlacement =
   | { readonly kind: 'updatevm'; readonly vm?: string }
   | { readonly kind: 'local' };
 
+/** One request of a session on its way: its reply's bytes, and the sending. */
+export interface Exchange {
+  /** The reply: HELLO ... END or ERROR (for the session's last request, up to the worker's end). */
+  readonly reply: AsyncIterable<Uint8Array>;
+  /** Resolves once the request (and an unpack's file) is written. */
+  readonly sent: Promise<void>;
+}
+
+export interface ExchangeOptions {
+  /** For unpack: the .rpm sent as PACKAGE_DATA frames after the request. */
+  readonly file?: string;
+  /** Another request may follow in this session (stdin stays open). */
+  readonly more?: boolean;
+}
+
 export interface WorkerSession {
+  /** Raw pipes, for a caller that sends one request itself (request.ts sendRequest). */
   readonly stdin: NodeJS.WritableStream;
   readonly stdout: AsyncIterable<Uint8Array>;
+  /**
+   * Sends the session's next request (protocol/request-sequence.ts; a sequence outside its
+   * rule throws 'message.sequence') and gives its reply. Read each reply to its end before the
+   * next request; a reply read only in part leaves the session unusable.
+   */
+  exchange(request: WorkerRequest, options?: ExchangeOptions): Exchange;
   /** Where the worker ran, for messages: a VM name or 'local'. */
   readonly where: string;
   /** Resolves with the process's exit code once it has ended. */
@@ -86,6 +112,8 @@ function wrap(
     // EPIPE once the worker has gone: its exit status and frames say why.
   });
   let closing: Promise<void> | undefined;
+  const replies = new ReplySplitter(child.stdout!);
+  const requests = new RequestSequence();
   // An interruption ends the worker at once: whoever reads its stdout sees the stream end, and
   // the disposable is killed even if that reader is waiting on something else.
   const onAbort = (): void => void session.close();
@@ -94,6 +122,13 @@ function wrap(
     stdout: child.stdout!,
     where,
     exited,
+    exchange(request, options = {}) {
+      requests.accept(request.op);
+      const last = options.more !== true || requests.complete;
+      const sent = sendRequest(child.stdin!, request, options.file, { keepOpen: !last });
+      sent.catch(() => {});
+      return { reply: replies.reply(last), sent };
+    },
     close() {
       closing ??= (async () => {
         signal?.removeEventListener('abort', onAbort);

@@ -35,9 +35,25 @@ export interface AdminDaemonOptions {
   readonly boot?: boolean;
 }
 
+/** An Admin API call the daemon answered without an exception. */
+export interface AnsweredCall {
+  readonly method: string;
+  readonly source: string;
+  readonly dest: string;
+  readonly arg: string;
+}
+
+/** Answered calls kept for observers (the newest ones). */
+export const MAX_ANSWERED_CALLS = 100_000;
+
 export interface AdminDaemon {
   readonly socketPath: string;
   readonly internalSocketPath: string;
+  /**
+   * The calls answered so far, oldest first (at most MAX_ANSWERED_CALLS): for in-process
+   * observers, e.g. a test counting the disposables an install created.
+   */
+  readonly answered: readonly AnsweredCall[];
   /** The live model, for in-process observers (the qrexec layer). Read-only by convention. */
   readonly model: QubesModel;
   close(): Promise<void>;
@@ -92,6 +108,8 @@ export async function startAdminDaemon(options: AdminDaemonOptions): Promise<Adm
     await save();
   }
 
+  const answered: AnsweredCall[] = [];
+  const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString('latin1');
   const connections = new Set<net.Socket>();
   const serve = (methods: MethodTable) => (socket: net.Socket) => {
     connections.add(socket);
@@ -120,7 +138,12 @@ export async function startAdminDaemon(options: AdminDaemonOptions): Promise<Adm
         return;
       }
       dispatch(methods, request, { model, log, hooks, save }).then(
-        (result) => socket.end(encodeOk(result)),
+        (result) => {
+          if (answered.length >= MAX_ANSWERED_CALLS) answered.shift();
+          const { method, source, dest, arg } = request;
+          answered.push({ method: text(method), source: text(source), dest: text(dest), arg: text(arg) });
+          socket.end(encodeOk(result));
+        },
         (error: unknown) => {
           if (error instanceof QubesApiError) {
             socket.end(encodeException(error.excType, error.message));
@@ -158,6 +181,7 @@ export async function startAdminDaemon(options: AdminDaemonOptions): Promise<Adm
   return {
     socketPath: options.socketPath,
     internalSocketPath,
+    answered,
     model,
     async close() {
       const closed = Promise.all(

@@ -664,3 +664,90 @@ describe('ops header and download', () => {
     });
   }
 });
+
+/**
+ * A session of several requests on one input (protocol/request-sequence.ts), as the real
+ * process reads them: the output cut into replies at each END or ERROR, each reply checked
+ * against its own op's frame order.
+ */
+async function runSession(
+  requests: readonly WorkerRequest[],
+): Promise<{ exitCode: number; replies: Frame[][] }> {
+  const input = Buffer.concat(requests.map((r) => safeEncode(r)));
+  const result = await execa('node', [WORKER], {
+    input,
+    encoding: 'buffer',
+    reject: false,
+    env: { TMPL_WORKER_LOG_LEVEL: 'warn' },
+  });
+  const replies: Frame[][] = [[]];
+  for await (const frame of decodeFrames([Buffer.from(result.stdout)])) {
+    replies.at(-1)!.push(frame);
+    if (frame.type === 'END' || frame.type === 'ERROR') replies.push([]);
+  }
+  expect(replies.pop()).toEqual([]);
+  for (const [i, reply] of replies.entries()) {
+    const sequence = new FrameSequence(requests[i]!.op);
+    for (const frame of reply) sequence.accept(frame.type);
+    sequence.finish();
+  }
+  return { exitCode: result.exitCode ?? -1, replies };
+}
+
+describe('a session of requests', () => {
+  it('answers a query, then fetches a package with the metadata the query loaded', async () => {
+    const before = signedServer.requests.length;
+    const run = await runSession([
+      request('query', [repo(signedServer, trusted)]),
+      request('fetch', [repo(signedServer, trusted)], { package: GOOD_REF }),
+    ]);
+    expect(run.exitCode).toBe(0);
+    expect(
+      run.replies.map((r) => r.map((f) => f.type).filter((t) => t !== 'PROGRESS' && t !== 'FILE_DATA')[0]),
+    ).toEqual(['HELLO', 'HELLO']);
+    expect(json<{ requests: number }>(run.replies[0]![0]!).requests).toBe(2);
+    const files = filesOf({ exitCode: 0, frames: run.replies[1]!, stderr: '' });
+    for (const p of ALLOWED) expect(files.get(p)!.equals(extracted.get(p)!), p).toBe(true);
+    const repomd = signedServer.requests.slice(before).filter((r) => r.path.endsWith('/repomd.xml'));
+    expect(repomd).toHaveLength(1);
+  });
+
+  it('refuses a second query with ERROR message.sequence after a HELLO', async () => {
+    const query = request('query', [repo(signedServer, trusted)]);
+    const run = await runSession([query, query]);
+    expect(run.exitCode).toBe(1);
+    expect(run.replies[1]!.map((f) => f.type)).toEqual(['HELLO', 'ERROR']);
+    expect(json<{ code: string }>(run.replies[1]![1]!).code).toBe('message.sequence');
+  });
+
+  it('refuses unpack after a query', async () => {
+    const unpack = request('unpack', [{ ...repo(signedServer, trusted), id: 'local', baseurls: [] }]);
+    const run = await runSession([request('query', [repo(signedServer, trusted)]), unpack]);
+    expect(run.exitCode).toBe(1);
+    expect(json<{ code: string }>(run.replies[1]!.at(-1)!).code).toBe('message.sequence');
+  });
+
+  it('ends the session after one package: a further request is never read', async () => {
+    const header = request('header', [repo(signedServer, trusted)], { package: GOOD_REF });
+    const run = await runSession([header, header]);
+    expect(run.exitCode).toBe(0);
+    expect(run.replies).toHaveLength(1);
+    expect(run.replies[0]!.at(-1)!.type).toBe('END');
+  });
+
+  it('refuses a frame other than REQUEST between requests', async () => {
+    const query = request('query', [repo(signedServer, trusted)]);
+    const data = [...encodeDataFrames('PACKAGE_DATA', new Uint8Array(10))];
+    const result = await execa('node', [WORKER], {
+      input: Buffer.concat([safeEncode(query), ...data]),
+      encoding: 'buffer',
+      reject: false,
+      env: { TMPL_WORKER_LOG_LEVEL: 'warn' },
+    });
+    const frames: Frame[] = [];
+    for await (const frame of decodeFrames([Buffer.from(result.stdout)])) frames.push(frame);
+    expect(result.exitCode).toBe(1);
+    expect(frames.slice(-2).map((f) => f.type)).toEqual(['HELLO', 'ERROR']);
+    expect(json<{ code: string }>(frames.at(-1)!).code).toBe('worker.input');
+  });
+});

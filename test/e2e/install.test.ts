@@ -1,7 +1,7 @@
 /**
  * The whole job from dom0, on the simulator: the real `tmpl` CLI lists a signed forged
  * repository through a disposable, installs, reinstalls, upgrades and downgrades a template
- * through another disposable each time, and the simulated Qubes ends up exactly as
+ * through one disposable each time (it lists the repository, then fetches the package), and the simulated Qubes ends up exactly as
  * qvm-template would leave it: the root volume byte-identical to the forged image, the
  * template-* and menu features, installed_by_rpm False, label black, template.conf applied,
  * no disposable left, no scriptlet ever run.

@@ -8,6 +8,7 @@
  *   metadata-mismatch   METADATA names another release
  *   unlisted-file       send a file the header does not list, before END
  *   extra-frames        send frames after END
+ *   query-extra-frames  after the query's END, before the next request: PROGRESS and END
  *   truncate            stop in the middle of the first root.img part
  *   hang                stop sending in the middle of the first root.img part, stay alive
  *   flood               after the first FILE_BEGIN, send FILE_DATA without end
@@ -189,6 +190,10 @@ for await (const frame of decodeFrames(honest.stdout)) {
     await send(encodeJsonFrame('FILE_END', { path: evil }));
   }
   await forward(frame);
+  if (frame.type === 'END' && lie === 'query-extra-frames' && !sawHead) {
+    await send(encodeJsonFrame('PROGRESS', { stage: 'download', done: 0 }));
+    await send(encodeJsonFrame('END', { files: 0, bytes: 0 }));
+  }
   if (frame.type === 'END' && lie === 'extra-frames' && sawHead) {
     await send(encodeJsonFrame('PROGRESS', { stage: 'unpack', done: 0 }));
     await send(encodeJsonFrame('END', { files: 0, bytes: 0 }));
