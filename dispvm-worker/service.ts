@@ -103,6 +103,9 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
       case 'unpack':
         await runUnpack(request, packageData(frames), ctx, out);
         break;
+      case 'hello':
+        await out.end();
+        break;
     }
     logger.info({ files: out.files, bytes: out.dataBytes }, 'done');
     return 0;
