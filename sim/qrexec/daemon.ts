@@ -41,7 +41,7 @@ import { evaluatePolicy, type AskAnswer } from './policy-evaluate.ts';
 import { loadPolicyDirs } from './policy-loader.ts';
 import type { SystemInfo } from './policy-tokens.ts';
 import { bubblewrapArgs, probeBubblewrap, SANDBOX_QREXEC_DIR, type BubblewrapProbe } from './sandbox.ts';
-import { lookupService, readServiceTable } from './service-table.ts';
+import { listServices, lookupService, readServiceTable } from './service-table.ts';
 
 export const QREXEC_SOCKET_NAME = 'qrexec.sock';
 export const EXIT_REFUSED = 126;
@@ -186,6 +186,8 @@ export async function startQrexecDaemon(options: QrexecDaemonOptions): Promise<Q
       TMPL_SIM_SOURCE_VM: vm,
       TMPL_SIM_QREXEC_SOCKET: qrexecSocket,
       TMPL_QREXEC_CLIENT_VM: path.join(repoRoot, 'sim/bin/qrexec-client-vm.mjs'),
+      // The qube's /etc/qubes-rpc, for its qubes.PostInstall to report as supported-rpc.* features.
+      TMPL_SIM_RPC_SERVICES: listServices(table, info, vm, repoRoot).join(' '),
       ...(arg !== '' ? { QREXEC_SERVICE_ARGUMENT: arg } : {}),
       ...entry.env,
     };
