@@ -12,6 +12,7 @@ import { OrchestratorError } from '../errors.ts';
 import { displayLine } from '../../protocol/display-text.ts';
 import { tmplVersion } from './version.ts';
 import { InterruptedError, interruptionOr, trapInterrupts } from './interrupt.ts';
+import { findingsForWorkerFailure, formatProblems } from './setup-findings.ts';
 
 const USAGE_EXIT_CODES = new Set(['usage', 'template.not-found', 'qubes.no-admin-api']);
 
@@ -108,12 +109,21 @@ export async function main(argv: readonly string[]): Promise<number> {
     const code = error instanceof TmplError ? error.code : 'internal';
     // One line, whatever the error carries (it may quote a header, a path or a worker's words).
     const message = displayLine(error instanceof Error ? error.message : String(error));
+    // No worker answered: what `tmpl setup --check` finds missing, with the fixing commands.
+    const problems = signal.aborted ? undefined : await findingsForWorkerFailure(error, args, process.env);
     if (wantsJson) {
       process.stdout.write(
-        JSON.stringify({ command: args?.command ?? null, ok: false, error: { code, message } }) + '\n',
+        JSON.stringify({
+          command: args?.command ?? null,
+          ok: false,
+          error: { code, message },
+          ...(problems ? { problems } : {}),
+        }) + '\n',
       );
     }
     process.stderr.write(`tmpl: error [${code}]: ${message}\n`);
+    if (problems && problems.length > 0)
+      process.stderr.write(`tmpl setup --check found:\n${formatProblems(problems)}`);
     if (code === 'internal' && error instanceof Error && process.env.TMPL_DEBUG)
       process.stderr.write(
         `${(error.stack ?? '')

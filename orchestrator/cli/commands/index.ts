@@ -8,6 +8,7 @@ import { searchCommand } from './search.ts';
 import { cleanCommand, repolistCommand } from './repolist.ts';
 import { refreshMetadataCommand } from './refresh-metadata.ts';
 import { migrateCommand } from './migrate.ts';
+import { setupCommand } from './setup.ts';
 
 /** Every subcommand of `tmpl`, in the order `tmpl --help` lists them. */
 export const commands: readonly Command[] = [
@@ -21,4 +22,5 @@ export const commands: readonly Command[] = [
   repolistCommand,
   migrateCommand,
   verifyCommand,
+  setupCommand,
 ];
