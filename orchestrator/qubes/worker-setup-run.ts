@@ -99,6 +99,12 @@ export function problemForRoundTrip(
   };
 }
 
+/** A worker that answered proves its service is there, whatever the template's features say. */
+function dropDisproved(problems: SetupProblem[]): void {
+  for (let i = problems.length - 1; i >= 0; i--)
+    if (problems[i]!.code === 'setup.worker-service-missing') problems.splice(i, 1);
+}
+
 /** Problems of the check, without duplicates. */
 function checkProblems(state: SetupState, options: SetupRunOptions): SetupProblem[] {
   const plan = planSetup(state, { ...options, template: undefined, netvm: undefined, preload: undefined });
@@ -161,7 +167,10 @@ export async function runSetup(ctx: SetupContext, options: SetupRunOptions): Pro
     let worker: string | undefined;
     if (state.dvm !== undefined && !problems.some((p) => p.code === 'setup.name-taken')) {
       const outcome = await roundTrip(options.name);
-      if (outcome.ok) worker = outcome.worker;
+      if (outcome.ok) {
+        worker = outcome.worker;
+        dropDisproved(problems);
+      }
       const found = problemForRoundTrip(outcome, options.name, { template: state.dvm.template, withWorker });
       if (found && !problems.some((p) => p.code === found.code)) problems.push(found);
     }
@@ -185,6 +194,7 @@ export async function runSetup(ctx: SetupContext, options: SetupRunOptions): Pro
     withWorker,
   });
   const problems = [...plan.problems];
+  if (outcome.ok) dropDisproved(problems);
   if (failed && !problems.some((p) => p.code === failed.code)) problems.push(failed);
   return { ok: problems.length === 0, changed, problems, ...(outcome.ok ? { worker: outcome.worker } : {}) };
 }

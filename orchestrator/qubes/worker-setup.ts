@@ -128,21 +128,22 @@ export function workerMissing(template: string, others: readonly string[]): Setu
   };
 }
 
+/**
+ * --template, else the disposable template's own (never moved behind the user's back), else the
+ * first that advertises tmpl.Worker. One without the feature is reported; the round trip, which
+ * proves the service either way, drops that report when the worker answers (a template whose
+ * features were not refreshed since the package went in).
+ */
 function chooseTemplate(
   state: SetupState,
   options: SetupOptions,
 ): { template?: string; problem?: SetupProblem } {
   const withWorker = state.templates.filter((t) => t.worker).map((t) => t.name);
-  if (options.template !== undefined) return { template: options.template };
-  const current = state.dvm?.template;
-  if (current !== undefined && (withWorker.includes(current) || withWorker.length === 0)) {
-    // Kept as it is; without the worker, say so (nothing else has it either).
-    return withWorker.includes(current)
-      ? { template: current }
-      : { template: current, problem: workerMissing(current, []) };
-  }
-  const chosen = withWorker[0];
-  if (chosen !== undefined) return { template: chosen };
+  const template = options.template ?? state.dvm?.template ?? withWorker[0];
+  if (template !== undefined)
+    return withWorker.includes(template)
+      ? { template }
+      : { template, problem: workerMissing(template, withWorker) };
   const example =
     state.templates.find((t) => /minimal/.test(t.name))?.name ?? state.templates[0]?.name ?? 'TEMPLATE';
   return {
