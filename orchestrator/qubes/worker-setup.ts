@@ -26,6 +26,18 @@ export const PRELOAD_FEATURE = 'preload-dispvm-max';
 /** The label of a new worker disposable template (Qubes' own default-dvm is red). */
 export const WORKER_DVM_LABEL = 'red';
 
+/**
+ * Every name setup sets (qrexec-policy/70-tmpl.policy grants exactly these on the worker's
+ * disposable template, and default_dispvm on a management qube; test/sim/policy-tmpl.test.ts).
+ */
+export const SETUP_SETTABLE = {
+  dvmProperties: ['template', 'template_for_dispvms', 'netvm'],
+  dvmResetProperties: ['netvm'],
+  dvmFeatures: [PRELOAD_FEATURE],
+  dvmTags: [WORKER_TAG],
+  managerProperties: ['default_dispvm'],
+} as const;
+
 /** Each code `tmpl setup --check` can report, with what it means. */
 export const SETUP_PROBLEMS = {
   'setup.policy-denied':
