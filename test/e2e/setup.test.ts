@@ -213,13 +213,20 @@ describe('tmpl setup', () => {
 
 describe('tmpl setup from a management VM, under the shipped policy', () => {
   it(
-    'refused while the VM lacks tmpl-manager; then points its default_dispvm at tmpl-dvm',
+    'refused while the VM lacks tmpl-manager; dom0 tags it with --manager and points it at tmpl-dvm',
     async () => {
       await expectMissing('setup.policy-denied', 'qvm-tags mgmt add tmpl-manager', VM_ENV);
-      await qubes.tagSet('mgmt', 'tmpl-manager');
-      await expectMissing('setup.default-dispvm', 'tmpl setup', VM_ENV);
-      const run = await setup([], VM_ENV);
-      expect(run).toMatchObject({ ok: true, changed: ['set mgmt default_dispvm = tmpl-dvm'] });
+      const dom0 = await setup(['--manager', 'mgmt']);
+      expect(dom0).toMatchObject({
+        ok: true,
+        changed: ['tag mgmt tmpl-manager', 'set mgmt default_dispvm = tmpl-dvm'],
+      });
+      expect((await setup(['--manager', 'mgmt'])).changed).toEqual([]);
+      expect((await qubes.property('mgmt', 'default_dispvm')).value).toBe('tmpl-dvm');
+      // From the VM itself: nothing left to do, and --manager is dom0's.
+      expect(await setup([], VM_ENV)).toMatchObject({ ok: true, changed: [] });
+      const refused = await runTmpl(scenario, ['setup', '--json', '--manager', 'mgmt'], VM_ENV);
+      expect([refused.exitCode, jsonOf(refused).error?.code]).toEqual([2, 'usage']);
       await expectReady(VM_ENV);
     },
     STEP_TIMEOUT,
