@@ -286,8 +286,6 @@ export function problemForStep(step: SetupStep, state: SetupState, name: string)
         };
       if (step.property === 'netvm' && step.kind === 'reset-property')
         return { code: 'setup.no-network', message: `${name} has netvm none`, fix: setup };
-      if (step.property === 'template')
-        return workerMissing(state.dvm?.template ?? name, step.kind === 'set-property' ? [step.value] : []);
       return undefined;
     case 'set-feature':
       return undefined;
