@@ -87,6 +87,8 @@ async function answer(
       return runHeader(request, ctx, out);
     case 'unpack':
       return runUnpack(request, packageData(frames), ctx, out);
+    case 'hello':
+      return out.end();
   }
 }
 

@@ -361,6 +361,26 @@ const TRUSTED = {
   'metadata.unsigned': { meaning: 'a warning: repomd.xml is not signed, so its freshness is not recorded' },
   'io.read': { meaning: '`tmpl verify`: a package file cannot be read' },
   internal: { meaning: 'an error without a code: a bug in tmpl (TMPL_DEBUG=1 prints its stack)' },
+  // tmpl setup --check (orchestrator/qubes/worker-setup.ts)
+  'setup.policy-denied': {
+    meaning: 'qrexec policy refuses a call tmpl needs (70-tmpl.policy absent, denied, or the tag missing)',
+  },
+  'setup.worker-service-missing': {
+    meaning: "the disposable's template has no tmpl.Worker service (tmpl-worker not installed)",
+  },
+  'setup.node-missing': { meaning: "the disposable's template has tmpl.Worker but no Node.js" },
+  'setup.no-network': { meaning: 'the disposable has no netvm, so the worker cannot download' },
+  'setup.dvm-missing': { meaning: "the worker's disposable template does not exist" },
+  'setup.not-disposable-template': {
+    meaning: "the worker's disposable template lacks template_for_dispvms=True",
+  },
+  'setup.dvm-untagged': { meaning: "the worker's disposable template lacks the tmpl-worker tag" },
+  'setup.default-dispvm': {
+    meaning: "the qube tmpl runs in does not default to the worker's disposable template",
+  },
+  'setup.manager-untagged': { meaning: 'the management qube lacks the tmpl-manager tag' },
+  'setup.name-taken': { meaning: "the worker's disposable template name belongs to a qube of another class" },
+  'setup.worker-failed': { meaning: 'the worker started in a disposable but did not answer the round trip' },
 } as const satisfies Record<TrustedSideErrorCode | ReportedCode, ErrorCodeEntry>;
 
 /** The simulator's own codes: tests and tmpl-sim (which exits 1 on any error) only. */

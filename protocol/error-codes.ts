@@ -387,8 +387,22 @@ export type IniErrorCode =
 export type ReportedCode = 'metadata.unsigned' | 'io.read' | 'internal';
 
 /** Everything the trusted side raises or reports. */
+/** What `tmpl setup --check` finds missing (orchestrator/qubes/worker-setup.ts). */
+export type SetupProblemCode =
+  | 'setup.policy-denied'
+  | 'setup.worker-service-missing'
+  | 'setup.node-missing'
+  | 'setup.no-network'
+  | 'setup.dvm-missing'
+  | 'setup.not-disposable-template'
+  | 'setup.dvm-untagged'
+  | 'setup.default-dispvm'
+  | 'setup.manager-untagged'
+  | 'setup.name-taken'
+  | 'setup.worker-failed';
+
 export type TrustedSideErrorCode =
-  OrchestratorErrorCode | PackageCheckErrorCode | RepoConfigErrorCode | IniErrorCode;
+  OrchestratorErrorCode | PackageCheckErrorCode | RepoConfigErrorCode | IniErrorCode | SetupProblemCode;
 
 /** The simulator's own errors (sim/admin, sim/qrexec, sim/forge): tests and tmpl-sim only. */
 export type SimAdminErrorCode = 'sim.admin.qubes-exception' | 'sim.admin.unhandled' | 'sim.admin.state';

@@ -182,7 +182,7 @@ export function parseFrameHeader(bytes: Uint8Array, offset: number): FrameHeader
 }
 
 /** The operations of the worker, each with its own legal frame order. */
-export type WorkerOp = 'query' | 'fetch' | 'download' | 'header' | 'unpack';
+export type WorkerOp = 'query' | 'fetch' | 'download' | 'header' | 'unpack' | 'hello';
 
 type SequenceState =
   'start' | 'hello' | 'head' | 'metadata' | 'file' | 'file-end' | 'payload' | 'query-result' | 'done';
@@ -194,6 +194,7 @@ type SequenceState =
  * - query:         HELLO PROGRESS* QUERY_RESULT END
  * - download:      HELLO HEAD PAYLOAD_DATA* END
  * - header:        HELLO HEAD END
+ * - hello:         HELLO END (a round trip that only proves the worker runs)
  *
  * Elsewhere PROGRESS may come anywhere after HELLO and before END; ERROR may come anywhere and ends the
  * stream. Nothing may follow END or ERROR. The checker looks at types only; the contents (file
@@ -256,6 +257,8 @@ export class FrameSequence {
         if (s === 'hello' && type === 'QUERY_RESULT') return 'query-result';
         if (s === 'query-result' && type === 'END') return 'done';
         return null;
+      case 'hello':
+        return s === 'hello' && type === 'END' ? 'done' : null;
       case 'header':
         if (s === 'hello' && type === 'HEAD') return 'head';
         if (s === 'head' && type === 'END') return 'done';

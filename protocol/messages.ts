@@ -182,7 +182,7 @@ export type AllowedFileKind = (typeof ALLOWED_FILE_KINDS)[number];
 export const WorkerRequestSchema = z
   .object({
     protocol: z.literal(PROTOCOL_VERSION),
-    op: z.enum(['query', 'fetch', 'download', 'header', 'unpack']),
+    op: z.enum(['query', 'fetch', 'download', 'header', 'unpack', 'hello']),
     releasever: z.string().regex(RELEASEVER_PATTERN, 'not a release version'),
     repos: z.array(RepoConfigSchema).max(MAX_REPOS),
     package: PackageRefSchema.optional(),
@@ -201,7 +201,12 @@ export const WorkerRequestSchema = z
     if (req.resumeFrom !== undefined && req.op !== 'download') {
       ctx.addIssue({ code: 'custom', path: ['resumeFrom'], message: 'only allowed for op download' });
     }
-    if (req.op === 'unpack') {
+    if (req.op === 'hello') {
+      // A round trip that proves the worker runs (tmpl setup): no repository, no package.
+      if (req.repos.length !== 0 || req.package !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['op'], message: 'op hello takes no repository or package' });
+      }
+    } else if (req.op === 'unpack') {
       if (req.repos.length !== 1) {
         ctx.addIssue({
           code: 'custom',

@@ -7,7 +7,7 @@
  * next REQUEST only after its END; ERROR, or the end of its input, ends the session. The allowed
  * sequences, at most MAX_REQUESTS_PER_SESSION requests:
  *
- *   query? (fetch | download | header)?     and     unpack alone
+ *   query? (fetch | download | header)?     and     unpack alone     and     hello alone
  *
  * - A query comes first: it lists the repositories, and an install's fetch of the first package
  *   follows in the same disposable (one disposable per install instead of two).
@@ -15,6 +15,7 @@
  *   worker, and whatever it did there must not reach another package, which gets its own
  *   disposable.
  * - unpack is alone: its package data runs to the end of the input.
+ * - hello is alone: it only proves that a worker answers (tmpl setup's round trip).
  *
  * Nothing the worker keeps between requests (the repository metadata the query loaded) is
  * trusted: the orchestrator checks each reply on its own, as it checks a fresh worker's.
@@ -38,7 +39,10 @@ export class RequestSequence {
 
   /** True when no further request may follow (a package op was accepted, or the maximum reached). */
   get complete(): boolean {
-    return this.#ops.length >= MAX_REQUESTS_PER_SESSION || this.#ops.some((op) => PACKAGE_OPS.has(op));
+    return (
+      this.#ops.length >= MAX_REQUESTS_PER_SESSION ||
+      this.#ops.some((op) => PACKAGE_OPS.has(op) || op === 'hello')
+    );
   }
 
   /** Whether `op` may come next; the reason it may not, else null. */
@@ -47,9 +51,10 @@ export class RequestSequence {
     if (n >= MAX_REQUESTS_PER_SESSION) {
       return `a session answers at most ${MAX_REQUESTS_PER_SESSION} requests`;
     }
-    if (this.complete) return `no request may follow ${this.#ops.at(-1)} (one package per session)`;
+    if (this.complete) return `no request may follow ${this.#ops.at(-1)} (one package or hello per session)`;
     if (n > 0 && op === 'query') return 'query comes first in a session';
     if (n > 0 && op === 'unpack') return 'unpack is the only request of its session';
+    if (n > 0 && op === 'hello') return 'hello is the only request of its session';
     return null;
   }
 

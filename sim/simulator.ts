@@ -87,6 +87,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     TMPL_QREXEC_SERVICES_DIR: services,
     TMPL_QREXEC_CLIENT: path.join(SIM_BIN_DIR, 'qrexec-client.mjs'),
     TMPL_QREXEC_CLIENT_VM: path.join(SIM_BIN_DIR, 'qrexec-client-vm.mjs'),
+    TMPL_QUBESDB_READ: path.join(SIM_BIN_DIR, 'qubesdb-read.mjs'),
     TMPL_MODE: 'dom0',
     TMPL_SIM_DIR: dir,
     ...(qrexec ? { TMPL_SIM_QREXEC_SOCKET: qrexec.socketPath } : {}),

@@ -51,6 +51,7 @@ export const ENVIRONMENT: readonly { readonly names: readonly string[]; readonly
       'TMPL_QREXEC_CLIENT',
       'TMPL_QREXEC_CLIENT_VM',
       'TMPL_QREXEC_SERVICES_DIR',
+      'TMPL_QUBESDB_READ',
       'TMPL_MODE',
     ],
     meaning: 'Where the Admin API and qrexec are (for the simulator and development).',

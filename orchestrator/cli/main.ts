@@ -14,6 +14,7 @@ import { exitStatusOf } from '../error-catalogue.ts';
 import { displayLine } from '../../protocol/display-text.ts';
 import { tmplVersion } from './version.ts';
 import { InterruptedError, interruptionOr, trapInterrupts } from './interrupt.ts';
+import { findingsForWorkerFailure, formatProblems } from './setup-findings.ts';
 
 /** What `tmpl --help` says tmpl does; the man page (docs.ts) opens with the same words. */
 export const PROGRAM_DESCRIPTION = [
@@ -44,6 +45,58 @@ export function exitCodeFor(error: unknown): number {
   return error instanceof TmplError ? exitStatusOf(error.code) : 1;
 }
 
+/** `tmpl --version`, `tmpl --help`, or a usage error: a run that names no command. */
+function withoutCommand(args: ParsedArgs, wantsJson: boolean): number {
+  if (flag(args, 'version')) {
+    const version = { command: 'version', ok: true, version: tmplVersion(), node: process.version };
+    process.stdout.write(wantsJson ? JSON.stringify(version) + '\n' : `tmpl ${tmplVersion()}\n`);
+    return 0;
+  }
+  if (flag(args, 'help')) {
+    process.stdout.write(usage());
+    return 0;
+  }
+  throw new OrchestratorError('usage', "no command given; run 'tmpl --help'");
+}
+
+/** Reports a failed run (one line on stderr, and the --json object) and gives its exit status. */
+async function reportFailure(
+  thrown: unknown,
+  signal: AbortSignal,
+  args: ParsedArgs | undefined,
+  wantsJson: boolean,
+): Promise<number> {
+  // Whatever the interrupted work failed with (a worker cut short, a child killed by the same
+  // signal), the run was interrupted: that is what is reported.
+  const error = interruptionOr(thrown, signal);
+  const code = error instanceof TmplError ? error.code : 'internal';
+  // One line, whatever the error carries (it may quote a header, a path or a worker's words).
+  const message = displayLine(error instanceof Error ? error.message : String(error));
+  // No worker answered: what `tmpl setup --check` finds missing, with the fixing commands.
+  const problems = signal.aborted ? undefined : await findingsForWorkerFailure(error, args, process.env);
+  if (wantsJson) {
+    process.stdout.write(
+      JSON.stringify({
+        command: args?.command ?? null,
+        ok: false,
+        error: { code, message },
+        ...(problems ? { problems } : {}),
+      }) + '\n',
+    );
+  }
+  process.stderr.write(`tmpl: error [${code}]: ${message}\n`);
+  if (problems && problems.length > 0)
+    process.stderr.write(`tmpl setup --check found:\n${formatProblems(problems)}`);
+  if (code === 'internal' && error instanceof Error && process.env.TMPL_DEBUG)
+    process.stderr.write(
+      `${(error.stack ?? '')
+        .split('\n')
+        .map((line) => displayLine(line))
+        .join('\n')}\n`,
+    );
+  return exitCodeFor(error);
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
   const wantsJson = argv.includes('--json');
   let args: ParsedArgs | undefined;
@@ -54,26 +107,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     // The first word that is not an option (or an option's value) names the command.
     args = parseArgs(argv, (name) => commands.find((c) => c.name === name)?.options ?? []);
-    if (args.command === undefined) {
-      if (flag(args, 'version')) {
-        process.stdout.write(
-          wantsJson
-            ? JSON.stringify({
-                command: 'version',
-                ok: true,
-                version: tmplVersion(),
-                node: process.version,
-              }) + '\n'
-            : `tmpl ${tmplVersion()}\n`,
-        );
-        return 0;
-      }
-      if (flag(args, 'help')) {
-        process.stdout.write(usage());
-        return 0;
-      }
-      throw new OrchestratorError('usage', "no command given; run 'tmpl --help'");
-    }
+    if (args.command === undefined) return withoutCommand(args, wantsJson);
     const command = commands.find((c) => c.name === args!.command);
     if (!command)
       throw new OrchestratorError('usage', `unknown command '${args.command}'; run 'tmpl --help'`);
@@ -103,26 +137,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       signal,
     });
   } catch (thrown) {
-    // Whatever the interrupted work failed with (a worker cut short, a child killed by the same
-    // signal), the run was interrupted: that is what is reported.
-    const error = interruptionOr(thrown, signal);
-    const code = error instanceof TmplError ? error.code : 'internal';
-    // One line, whatever the error carries (it may quote a header, a path or a worker's words).
-    const message = displayLine(error instanceof Error ? error.message : String(error));
-    if (wantsJson) {
-      process.stdout.write(
-        JSON.stringify({ command: args?.command ?? null, ok: false, error: { code, message } }) + '\n',
-      );
-    }
-    process.stderr.write(`tmpl: error [${code}]: ${message}\n`);
-    if (code === 'internal' && error instanceof Error && process.env.TMPL_DEBUG)
-      process.stderr.write(
-        `${(error.stack ?? '')
-          .split('\n')
-          .map((line) => displayLine(line))
-          .join('\n')}\n`,
-      );
-    return exitCodeFor(error);
+    return await reportFailure(thrown, signal, args, wantsJson);
   } finally {
     // Once interrupted, the handlers stay until the process ends: a repeated Ctrl-C while it
     // exits must not turn the interrupted run's exit status into a death by that signal.

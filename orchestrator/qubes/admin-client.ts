@@ -150,6 +150,15 @@ export class AdminClient {
     }
   }
 
+  /** admin.vm.Create.AppVM+TEMPLATE: a new AppVM based on `template`. */
+  async createAppVm(name: string, label: string, template: string): Promise<void> {
+    await this.call('dom0', 'admin.vm.Create.AppVM', template, `name=${name} label=${label}`);
+  }
+
+  async addTag(vm: string, tag: string): Promise<void> {
+    await this.call(vm, 'admin.vm.tag.Set', tag);
+  }
+
   async removeVm(name: string): Promise<void> {
     await this.call(name, 'admin.vm.Remove');
   }

@@ -1,7 +1,8 @@
 /**
  * Where the worker runs, and the pipes to it.
  *
- * - dispvm (the default): a new disposable. From dom0: admin.vm.CreateDisposable, admin.vm.Start,
+ * - dispvm (the default): a new disposable of NAME, else of the caller's default_dispvm (dom0's own,
+ *   or the management VM's). From dom0: admin.vm.CreateDisposable, admin.vm.Start,
  *   `qrexec-client -d DISP "DEFAULT:QUBESRPC tmpl.Worker dom0"`, and admin.vm.Kill in a finally
  *   (as qvm-run --dispvm does; Qubes removes a killed disposable). From a management VM:
  *   `qrexec-client-vm @dispvm:NAME tmpl.Worker`; qrexec creates and destroys the disposable.
@@ -184,7 +185,9 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerSe
     }
     return wrap(spawnQrexecClient(env, vm), vm, log, async () => {}, signal);
   }
-  const template = placement.dispvm ?? (await admin.getGlobalProperty('default_dispvm')).value;
+  // dom0's own default_dispvm (its default is the global one), as qvm-run --dispvm uses it and
+  // `tmpl setup` sets it: the caller's default_dispvm, as from a management VM.
+  const template = placement.dispvm ?? (await admin.getProperty('dom0', 'default_dispvm')).value;
   if (!template) {
     throw new OrchestratorError('usage', 'no default_dispvm is set; give --dispvm=NAME');
   }

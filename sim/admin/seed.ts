@@ -26,8 +26,18 @@ const LABELS = [
   ['black', '0x000000'],
 ] as const;
 
-function templateFeatures(name: string, release: string): Record<string, string> {
+/**
+ * A seeded template's features, as its qubes.PostInstall reported them: `supported-rpc.NAME` for
+ * each service in its /etc/qubes-rpc (sim/qrexec/service-table.ts: debian-12-xfce, the template
+ * of default-dvm, has tmpl-worker installed).
+ */
+function templateFeatures(
+  name: string,
+  release: string,
+  services: readonly string[],
+): Record<string, string> {
   return {
+    ...Object.fromEntries(services.map((service) => [`supported-rpc.${service}`, '1'])),
     qrexec: '1',
     gui: '1',
     os: 'Linux',
@@ -138,7 +148,7 @@ export async function seedState(dir: string): Promise<QubesState> {
     'black',
     null,
     { installed_by_rpm: true },
-    templateFeatures('fedora-41-xfce', '202501151000'),
+    templateFeatures('fedora-41-xfce', '202501151000', ['qubes.PostInstall']),
   );
   await add(
     'TemplateVM',
@@ -146,7 +156,7 @@ export async function seedState(dir: string): Promise<QubesState> {
     'black',
     null,
     { installed_by_rpm: true },
-    templateFeatures('debian-12-xfce', '202501151000'),
+    templateFeatures('debian-12-xfce', '202501151000', ['qubes.PostInstall', 'tmpl.Worker']),
   );
   await add('AppVM', 'sys-net', 'red', 'fedora-41-xfce', { provides_network: true, netvm: null });
   await add('AppVM', 'sys-firewall', 'green', 'fedora-41-xfce', { provides_network: true, netvm: 'sys-net' });

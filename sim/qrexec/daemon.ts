@@ -46,7 +46,7 @@ import {
   type LaunchSettings,
   type ServiceCall,
 } from './service-launch.ts';
-import { lookupService, readServiceTable } from './service-table.ts';
+import { listServices, lookupService, readServiceTable } from './service-table.ts';
 
 export { EXIT_SERVICE_NOT_FOUND, QREXEC_SOCKET_NAME };
 export const EXIT_REFUSED = 126;
@@ -230,7 +230,8 @@ export class SimQrexecDaemon implements QrexecDaemon {
       return conn.run(failureEndpoint(EXIT_SERVICE_NOT_FOUND, `${vm}: service ${service} not found`));
     }
     const { dir, server } = await this.#vmSocket(vm);
-    const endpoint = vmServiceEndpoint(this.#launch, call, { vm, entry, socketDir: dir });
+    const rpcServices = listServices(table, call.info, vm, this.#launch.repoRoot);
+    const endpoint = vmServiceEndpoint(this.#launch, call, { vm, entry, socketDir: dir, rpcServices });
     const inVm = this.#running.get(vm) ?? new Set<Endpoint>();
     this.#running.set(vm, inVm.add(endpoint));
     try {

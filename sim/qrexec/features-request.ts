@@ -54,6 +54,7 @@ export async function applyFeaturesRequest(
   input: Buffer,
 ): Promise<string[]> {
   const { features, rejected } = parseFeaturesRequest(input);
+  await dropUnadvertised(adminSocketPath, vm, features);
   for (const [key, value] of features) {
     await adminCall({
       socketPath: adminSocketPath,
@@ -64,4 +65,23 @@ export async function applyFeaturesRequest(
     });
   }
   return rejected;
+}
+
+/**
+ * qubesd's SupportedFeaturesExtension: a request that advertises any `supported-rpc.*` (or
+ * `supported-service.*`, `supported-feature.*`) replaces that family, so a service removed from
+ * the template loses its feature; a request without one leaves the family alone.
+ */
+async function dropUnadvertised(
+  adminSocketPath: string,
+  vm: string,
+  features: Map<string, string>,
+): Promise<void> {
+  const families = PREFIXES.filter((prefix) => [...features.keys()].some((key) => key.startsWith(prefix)));
+  if (families.length === 0) return;
+  const listed = await adminCall({ socketPath: adminSocketPath, method: 'admin.vm.feature.List', dest: vm });
+  for (const name of listed.split('\n')) {
+    if (name === '' || features.has(name) || !families.some((prefix) => name.startsWith(prefix))) continue;
+    await adminCall({ socketPath: adminSocketPath, method: 'admin.vm.feature.Remove', arg: name, dest: vm });
+  }
 }

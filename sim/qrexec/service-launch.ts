@@ -89,6 +89,8 @@ export interface VmServicePlace {
   readonly vm: string;
   readonly entry: ServiceEntry;
   readonly socketDir: string;
+  /** The qube's /etc/qubes-rpc, for its qubes.PostInstall to report as supported-rpc.* features. */
+  readonly rpcServices: readonly string[];
 }
 
 /** The environment a qrexec agent gives the service (qrexec-agent's QREXEC_* variables). */
@@ -109,6 +111,7 @@ function vmServiceEnv(
     TMPL_SIM_SOURCE_VM: place.vm,
     TMPL_SIM_QREXEC_SOCKET: path.join(sandboxed ? SANDBOX_QREXEC_DIR : place.socketDir, QREXEC_SOCKET_NAME),
     TMPL_QREXEC_CLIENT_VM: path.join(settings.repoRoot, 'sim/bin/qrexec-client-vm.mjs'),
+    TMPL_SIM_RPC_SERVICES: place.rpcServices.join(' '),
     ...(arg !== '' ? { QREXEC_SERVICE_ARGUMENT: arg } : {}),
     ...place.entry.env,
   };

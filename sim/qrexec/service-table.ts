@@ -114,3 +114,14 @@ export function lookupService(
   }
   return null;
 }
+
+/**
+ * The services `vm` has, sorted: what the real post-install script finds in the template's
+ * /etc/qubes-rpc and reports as `supported-rpc.NAME=1` features (sim/bin/sim-vm-services).
+ */
+export function listServices(table: ServiceTable, info: SystemInfo, vm: string, repoRoot: string): string[] {
+  const names = new Set(['qubes.PostInstall', 'tmpl.Worker']);
+  for (const name of inheritanceChain(vm, info))
+    for (const service of Object.keys(table.vms[name] ?? {})) names.add(service);
+  return [...names].filter((service) => lookupService(table, info, vm, service, repoRoot) !== null).sort();
+}

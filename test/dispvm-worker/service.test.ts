@@ -256,6 +256,15 @@ function request(op: WorkerOp, repos: RepoConfig[], extra: Partial<WorkerRequest
   return { protocol: 1, op, releasever: '4.2', repos, ...extra };
 }
 
+describe('op hello', () => {
+  it('answers HELLO and END from the built worker process, touching no repository', async () => {
+    const run = await runWorker({ protocol: 1, op: 'hello', releasever: '4.2', repos: [] }, [], 'process');
+    expect(run.exitCode).toBe(0);
+    expect(run.frames.map((f) => f.type)).toEqual(['HELLO', 'END']);
+    expect(json(run.frames[1]!)).toEqual({ files: 0, bytes: 0 });
+  });
+});
+
 describe('op query', () => {
   it('lists the template packages of a signed repository with repo_gpgcheck on', async () => {
     const run = await runWorker(request('query', [repo(signedServer, trusted)]));

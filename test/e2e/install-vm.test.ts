@@ -4,7 +4,8 @@
  * (the VM needs the tmpl-manager tag); the worker runs in a `@dispvm` qrexec creates and
  * destroys. The policy is exactly the shipped file (plus the simulator's base policy, no
  * policy.d of the test's own): every command succeeds under it, and it refuses names and qubes
- * tmpl does not touch.
+ * tmpl does not touch. `tmpl setup` runs first, as on a real system: the worker then runs in
+ * disposables of tmpl-dvm, the VM's default_dispvm.
  */
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
@@ -70,6 +71,28 @@ describe('tmpl in a management VM', () => {
       const run = await runTmpl(scenario, ['list', '--installed', '--json'], { env: VM_ENV });
       expectFailure(run, { code: 'qrexec.refused' });
       await qubes.tagSet(MGMT, 'tmpl-manager');
+    },
+    STEP_TIMEOUT,
+  );
+
+  it(
+    'tmpl setup makes the worker disposable template and points the VM at it (and changes nothing again)',
+    async () => {
+      const run = await runTmpl(scenario, ['setup', '--json'], { env: VM_ENV });
+      expectSuccess(run);
+      const json = jsonOf(run) as unknown as { changed: string[]; worker?: string };
+      expect(json.changed).toEqual([
+        'create tmpl-dvm (AppVM, label red) based on debian-12-xfce',
+        'set tmpl-dvm template_for_dispvms = True',
+        'tag tmpl-dvm tmpl-worker',
+        `set ${MGMT} default_dispvm = tmpl-dvm`,
+      ]);
+      expect(json.worker).toBeDefined();
+      expect(await qubes.property(MGMT, 'default_dispvm')).toBe('tmpl-dvm');
+      const check = await runTmpl(scenario, ['setup', '--check', '--json'], { env: VM_ENV });
+      expectSuccess(check);
+      expect(jsonOf(check)).toMatchObject({ ok: true, changed: [], problems: [] });
+      await expectClean();
     },
     STEP_TIMEOUT,
   );
@@ -207,6 +230,11 @@ describe('tmpl in a management VM', () => {
         ['work', 'admin.vm.property.Set+netvm', ''],
         ['work', 'admin.vm.property.Set+template', NAME],
         ['work', 'admin.vm.Remove', ''],
+        // setup's grants stop at the worker's disposable template and its named settings
+        ['tmpl-dvm', 'admin.vm.property.Set+label', 'red'],
+        ['tmpl-dvm', 'admin.vm.Remove', ''],
+        ['work', 'admin.vm.tag.Set+tmpl-worker', ''],
+        ['work', 'admin.vm.property.Set+template_for_dispvms', 'True'],
       ];
       for (const [target, call, payload] of refused)
         expect([target, call, await callAsMgmt(target, call, payload)]).toEqual([target, call, 126]);

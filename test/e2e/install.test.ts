@@ -177,7 +177,9 @@ describe('tmpl in dom0, worker in a disposable', () => {
       expect(features.get('template-buildtime')).toBe('2026-01-02 00:00:00');
       // reported by the simulated template's qubes.PostInstall through qubes.FeaturesRequest
       expect(features.get('os')).toBe('Linux');
-      expect(features.get('supported-rpc.tmpl.Worker')).toBe('1');
+      // one per service of its /etc/qubes-rpc: tmpl-worker is not installed in it
+      expect(features.get('supported-rpc.qubes.PostInstall')).toBe('1');
+      expect(features.has('supported-rpc.tmpl.Worker')).toBe(false);
       expect((await qubes.vms()).find((v) => v.name === NAME)?.state).toBe('Halted');
       expect((await qubes.propertyInfo(NAME, 'netvm')).isDefault).toBe(true);
       await expectClean();

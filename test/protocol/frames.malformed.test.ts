@@ -202,6 +202,7 @@ const COMPLETE: Record<WorkerOp, RegExp> = {
   query: /^HQN$/,
   download: /^HDA*N$/,
   header: /^HDN$/,
+  hello: /^HN$/,
 };
 const PREFIX: Record<WorkerOp, RegExp> = {
   fetch: /^(H(D(M(BF*X)*(BF*)?)?)?)?$/,
@@ -209,6 +210,7 @@ const PREFIX: Record<WorkerOp, RegExp> = {
   query: /^(HQ?)?$/,
   download: /^(H(DA*)?)?$/,
   header: /^(HD?)?$/,
+  hello: /^H?$/,
 };
 
 /** Legal as a whole stream: PROGRESS only after HELLO and before the end; ERROR ends any legal prefix. */

@@ -175,6 +175,7 @@ describe('FrameSequence accepts the legal orders', () => {
       ['HELLO', 'HEAD', 'END'],
       ['HELLO', 'PROGRESS', 'HEAD', 'END'],
     ],
+    hello: [['HELLO', 'END'], ['HELLO', 'ERROR'], ['ERROR']],
   };
   for (const [op, orders] of Object.entries(legal) as [WorkerOp, FrameType[][]][]) {
     for (const order of orders) {

@@ -128,6 +128,7 @@ describe('WorkerRequest', () => {
     ['fractional epoch', { ...request, package: { ...request.package, epoch: 1.5 } }, 'package.epoch:'],
     ['unknown allowed file', { ...request, allowedFiles: ['/etc/shadow'] }, 'allowedFiles.0:'],
     ['duplicate repo ids', { ...request, repos: [request.repos[0], request.repos[0]] }, 'repos.1.id:'],
+    ['hello with a repository', { ...request, op: 'hello', package: undefined }, 'op:'],
     [
       'unpack with two repos',
       { ...request, op: 'unpack', repos: [request.repos[0], { ...request.repos[0], id: 'b' }] },
@@ -150,6 +151,11 @@ describe('WorkerRequest', () => {
     ]) {
       expect(schemaError(() => decodeRequest(bytes)).code).toBe('message.json');
     }
+  });
+
+  it('accepts hello with no repository and no package', () => {
+    const hello = { protocol: 1, op: 'hello', releasever: '4.2', repos: [] };
+    expect(decodeRequest(new TextEncoder().encode(JSON.stringify(hello)))).toEqual(hello);
   });
 
   it('accepts unpack with one keys-only repository', () => {

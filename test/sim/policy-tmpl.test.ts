@@ -8,6 +8,7 @@ import {
   type SystemInfo,
   type VmInfo,
 } from '../../sim/qrexec/index.ts';
+import { SETUP_SETTABLE } from '../../orchestrator/qubes/worker-setup.ts';
 import {
   TEMPLATE_SETTABLE_FEATURES,
   TEMPLATE_SETTABLE_PROPERTIES,
@@ -40,6 +41,8 @@ const info: SystemInfo = {
     vm('default-dvm', 'AppVM', { templateForDispvms: true, template: 'debian-12' }),
     vm('worker-dvm', 'AppVM', { templateForDispvms: true, tags: ['tmpl-worker'], template: 'debian-12' }),
     vm('disp1', 'DispVM', { template: 'default-dvm' }),
+    vm('tmpl-dvm', 'AppVM', { template: 'debian-12' }),
+    vm('mgmt2', 'AppVM', { tags: ['tmpl-manager'], template: 'debian-12' }),
   ]),
 };
 
@@ -54,10 +57,12 @@ function decide(call: string, source: string, target: string): string {
   }
 }
 
-/** The arguments the policy grants `service` with, for the rules of 70-tmpl.policy. */
-function grantedArguments(service: string): string[] {
+/** The arguments the policy grants `service` with on `target`, for the rules of 70-tmpl.policy. */
+function grantedArguments(service: string, target = '@type:TemplateVM'): string[] {
   return rules
-    .filter((r) => r.service === service && path.basename(r.file) === '70-tmpl.policy')
+    .filter(
+      (r) => r.service === service && r.target.text === target && path.basename(r.file) === '70-tmpl.policy',
+    )
     .map((r) => {
       expect(r.argument, `${service} at line ${r.line} must name its argument`).not.toBeNull();
       expect(r.action.type).toBe('allow');
@@ -158,7 +163,6 @@ describe('70-tmpl.policy', () => {
       ['admin.vm.volume.ListSnapshots+private', 'work'],
       ['admin.vm.volume.Set.revisions_to_keep+root', 'work'],
       ['admin.vm.volume.Set.rw+root', 'debian-12'],
-      ['admin.vm.Create.AppVM', 'dom0'],
       ['admin.vm.CreateDisposable', 'dom0'],
       ['admin.vm.tag.Set+x', 'debian-12'],
       ['admin.vm.Console', 'debian-12'],
@@ -168,6 +172,59 @@ describe('70-tmpl.policy', () => {
     ];
     for (const [call, target] of refused)
       expect([call, target, decide(call, 'mgmt', target)]).toEqual([call, target, 'DENY']);
+  });
+
+  test("tmpl setup: exactly the names it sets, on tmpl-dvm by name or a tmpl-worker qube, and a manager's default_dispvm", () => {
+    for (const target of ['tmpl-dvm', '@tag:tmpl-worker']) {
+      expect(grantedArguments('admin.vm.property.Set', target)).toEqual(
+        [...SETUP_SETTABLE.dvmProperties].sort(),
+      );
+      expect(grantedArguments('admin.vm.property.Get', target)).toEqual(
+        [...SETUP_SETTABLE.dvmProperties].sort(),
+      );
+      expect(grantedArguments('admin.vm.property.Reset', target)).toEqual([
+        ...SETUP_SETTABLE.dvmResetProperties,
+      ]);
+      expect(grantedArguments('admin.vm.feature.Set', target)).toEqual([...SETUP_SETTABLE.dvmFeatures]);
+    }
+    expect(grantedArguments('admin.vm.tag.Set', 'tmpl-dvm')).toEqual([...SETUP_SETTABLE.dvmTags]);
+    expect(grantedArguments('admin.vm.property.Set', '@tag:tmpl-manager')).toEqual([
+      ...SETUP_SETTABLE.managerProperties,
+    ]);
+    const allowed: [string, string][] = [
+      ['admin.vm.Create.AppVM+debian-12', 'dom0'],
+      ['admin.vm.List', 'tmpl-dvm'],
+      ['admin.vm.List', 'worker-dvm'],
+      ['admin.vm.tag.List', 'tmpl-dvm'],
+      ['admin.vm.tag.Set+tmpl-worker', 'tmpl-dvm'],
+      ['admin.vm.property.Set+template_for_dispvms', 'tmpl-dvm'],
+      ['admin.vm.property.Set+netvm', 'worker-dvm'],
+      ['admin.vm.property.Reset+netvm', 'tmpl-dvm'],
+      ['admin.vm.feature.Set+preload-dispvm-max', 'worker-dvm'],
+      ['admin.vm.property.Get+default_dispvm', 'mgmt'],
+      ['admin.vm.property.Set+default_dispvm', 'mgmt'],
+      ['admin.vm.property.Set+default_dispvm', 'mgmt2'],
+    ];
+    for (const [call, target] of allowed)
+      expect([call, target, decide(call, 'mgmt', target)]).toEqual([call, target, 'dom0']);
+    const refused: [string, string][] = [
+      ['admin.vm.property.Set+template_for_dispvms', 'work'],
+      ['admin.vm.property.Set+netvm', 'default-dvm'],
+      ['admin.vm.property.Set+label', 'tmpl-dvm'],
+      ['admin.vm.property.Set+default_dispvm', 'work'],
+      ['admin.vm.property.Set+default_dispvm', 'tmpl-dvm'],
+      ['admin.vm.tag.Set+tmpl-worker', 'work'],
+      ['admin.vm.tag.Set+tmpl-manager', 'tmpl-dvm'],
+      ['admin.vm.tag.Set+tmpl-manager', 'mgmt'],
+      ['admin.vm.tag.Set+tmpl-worker', 'worker-dvm'],
+      ['admin.vm.feature.Set+service.sshd', 'tmpl-dvm'],
+      ['admin.vm.Remove', 'tmpl-dvm'],
+      ['admin.vm.Create.DispVM', 'dom0'],
+      ['admin.vm.Create.StandaloneVM', 'dom0'],
+    ];
+    for (const [call, target] of refused)
+      expect([call, target, decide(call, 'mgmt', target)]).toEqual([call, target, 'DENY']);
+    expect(decide('admin.vm.property.Set+default_dispvm', 'work', 'work')).toBe('DENY');
   });
 
   test('untagged qubes and disposables get nothing', () => {

@@ -262,4 +262,26 @@ describe('qrexec-client (dom0)', () => {
     );
     expect([failed.status, failed.stderr]).toEqual([4, 'qubes.PostInstall: simulated failure\n']);
   });
+
+  test('qubes.PostInstall reports supported-rpc.NAME for each service the template has, and only those', async () => {
+    writeServiceTable(sim.dir, {});
+    const post = ['-d', 'fedora-41-xfce', 'DEFAULT:QUBESRPC qubes.PostInstall dom0'];
+    expect((await runClient(CLIENT_DOM0, post, env)).status).toBe(0);
+    expect(await sim.call('admin.vm.feature.Get', 'fedora-41-xfce', 'supported-rpc.qubes.PostInstall')).toBe(
+      '1',
+    );
+    expect((await sim.call('admin.vm.feature.List', 'fedora-41-xfce')).split('\n')).not.toContain(
+      'supported-rpc.tmpl.Worker',
+    );
+    // tmpl-worker installed in the template: its service file is there, and reported
+    writeServiceTable(sim.dir, { 'fedora-41-xfce': { 'tmpl.Worker': { argv: ['/bin/true'] } } });
+    expect((await runClient(CLIENT_DOM0, post, env)).status).toBe(0);
+    expect(await sim.call('admin.vm.feature.Get', 'fedora-41-xfce', 'supported-rpc.tmpl.Worker')).toBe('1');
+    // removed again: qubesd drops the supported-rpc feature the next report leaves out
+    writeServiceTable(sim.dir, {});
+    expect((await runClient(CLIENT_DOM0, post, env)).status).toBe(0);
+    expect((await sim.call('admin.vm.feature.List', 'fedora-41-xfce')).split('\n')).not.toContain(
+      'supported-rpc.tmpl.Worker',
+    );
+  });
 });

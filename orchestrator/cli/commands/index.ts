@@ -9,6 +9,7 @@ import { repolistCommand } from './repolist.ts';
 import { cleanCommand } from './clean.ts';
 import { refreshMetadataCommand } from './refresh-metadata.ts';
 import { migrateCommand } from './migrate.ts';
+import { setupCommand } from './setup.ts';
 
 /** Every subcommand of `tmpl`, in the order `tmpl --help` lists them. */
 export const commands: readonly Command[] = [
@@ -22,4 +23,5 @@ export const commands: readonly Command[] = [
   repolistCommand,
   migrateCommand,
   verifyCommand,
+  setupCommand,
 ];

@@ -4,7 +4,8 @@
 // call's stdin (the simulator's stand-in for qubesdb's /features-request/).
 // Test knobs (set through the service table's env):
 //   TMPL_SIM_POST_INSTALL_FAIL=<status>  exit with that status after printing an error
-//   TMPL_SIM_POST_INSTALL_FEATURES=<json object>  the features to report
+//   TMPL_SIM_POST_INSTALL_FEATURES=<json object>  the features to report (default: qrexec, gui,
+//     os and supported-rpc.NAME=1 for each service of TMPL_SIM_RPC_SERVICES, set by the daemon)
 //   TMPL_SIM_POST_INSTALL_DELAY_MS=<ms>  take this long first (a slow first boot), to interrupt it
 import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -18,7 +19,18 @@ if (fail) {
 }
 const features = process.env.TMPL_SIM_POST_INSTALL_FEATURES
   ? JSON.parse(process.env.TMPL_SIM_POST_INSTALL_FEATURES)
-  : { qrexec: '1', gui: '1', os: 'Linux', 'supported-rpc.tmpl.Worker': '1' };
+  : {
+      qrexec: '1',
+      gui: '1',
+      os: 'Linux',
+      // As core-agent-linux's post-install script does for each service in /etc/qubes-rpc.
+      ...Object.fromEntries(
+        (process.env.TMPL_SIM_RPC_SERVICES ?? '')
+          .split(' ')
+          .filter((name) => name !== '')
+          .map((name) => [`supported-rpc.${name}`, '1']),
+      ),
+    };
 const request = Object.entries(features)
   .map(([key, value]) => `${key}=${value}\n`)
   .join('');
