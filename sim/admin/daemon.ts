@@ -7,6 +7,7 @@ import { promises as fs } from 'node:fs';
 import net from 'node:net';
 import { pino, type Logger } from 'pino';
 import { dispatch, type MethodSpec, type MethodTable, type PowerHooks } from './api.ts';
+import { Disposables, timingFromEnv, type DisposableTiming } from './disposables.ts';
 import { QubesApiError } from './errors.ts';
 import { encodeException, encodeOk, MAX_REQUEST_BYTES, parseRequest } from './framing.ts';
 import { PROPERTY_METHODS } from './methods-props.ts';
@@ -14,6 +15,7 @@ import { VM_METHODS } from './methods-vm.ts';
 import { INTERNAL_METHODS, VOLUME_METHODS } from './methods-volume.ts';
 import { QubesModel } from './model.ts';
 import { defaultInternalSocketPath } from './paths.ts';
+import { loadPreloads } from './preload.ts';
 import { loadState, saveState } from './state.ts';
 import { removeFromDisk } from './storage.ts';
 
@@ -32,6 +34,8 @@ export interface AdminDaemonOptions {
    * keeping the power states.
    */
   readonly boot?: boolean;
+  /** What disposables cost (disposables.ts); default from TMPL_SIM_DISPVM_* in the environment. */
+  readonly dispvmTiming?: DisposableTiming;
 }
 
 export interface AdminDaemon {
@@ -39,6 +43,8 @@ export interface AdminDaemon {
   readonly internalSocketPath: string;
   /** The live model, for in-process observers (the qrexec layer). Read-only by convention. */
   readonly model: QubesModel;
+  /** Disposables' costs and the record of their starts, pauses and removals. */
+  readonly disposables: Disposables;
   close(): Promise<void>;
 }
 
@@ -86,10 +92,12 @@ export async function startAdminDaemon(options: AdminDaemonOptions): Promise<Adm
     saving = saving.catch(() => undefined).then(() => saveState(options.dir, model.state));
     return saving;
   };
+  const dispvms = new Disposables(options.dispvmTiming ?? timingFromEnv(), log);
   if (options.boot) {
     await bootReset(model, log);
     await save();
   }
+  await loadPreloads({ model, log, hooks, save, dispvms }, options.boot === true);
 
   const connections = new Set<net.Socket>();
   const serve = (methods: MethodTable) => (socket: net.Socket) => {
@@ -118,7 +126,7 @@ export async function startAdminDaemon(options: AdminDaemonOptions): Promise<Adm
         socket.destroy();
         return;
       }
-      dispatch(methods, request, { model, log, hooks, save }).then(
+      dispatch(methods, request, { model, log, hooks, save, dispvms }).then(
         (result) => socket.end(encodeOk(result)),
         (error: unknown) => {
           if (error instanceof QubesApiError) {
@@ -158,7 +166,9 @@ export async function startAdminDaemon(options: AdminDaemonOptions): Promise<Adm
     socketPath: options.socketPath,
     internalSocketPath,
     model,
+    disposables: dispvms,
     async close() {
+      await dispvms.close();
       const closed = Promise.all(
         [admin, internal].map((server) => new Promise((resolve) => server.close(resolve))),
       );
