@@ -91,10 +91,15 @@ export class Disposables {
   private readonly tasks = new Set<Promise<void>>();
   private readonly stop = new AbortController();
 
+  /** Changeable while the daemon runs (the benchmark sets one per run). */
+  timing: DisposableTiming;
+
   constructor(
-    readonly timing: DisposableTiming,
+    timing: DisposableTiming,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.timing = timing;
+  }
 
   record(vm: string, event: DisposableEventName, preload?: boolean): void {
     this.events.push({ at: Date.now(), vm, event, ...(preload === undefined ? {} : { preload }) });
