@@ -1,74 +1,115 @@
 /**
- * `npm run bench:install`: one template install, end to end on the simulator, next to the
- * incumbent's dom0 pipeline on the same package.
+ * `npm run bench:install`: template installs end to end on the simulator, next to the incumbent's
+ * dom0 pipeline on the same packages, at the disposable start latencies of a real machine.
  *
- * The package is forged as the Qubes builder makes one: a 2 GiB sparse root.img holding ~600 MiB
- * of semi-compressible data (random pages, text-like pages, table-like pages), archived with
- * GNU sparse tar, split into parts, zstd payload, signed, in a signed repository on 127.0.0.1.
+ * Packages are forged as the Qubes builder makes them: a sparse root.img (1 GiB with 300 MiB of
+ * data, and 2 GiB with 600 MiB) of semi-compressible data (random pages, text-like pages,
+ * table-like pages), archived with GNU sparse tar, split into parts, zstd payload, signed, in a
+ * signed repository on 127.0.0.1.
  *
  * tmpl: `tmpl install --skip-start` from dom0; the worker runs in a disposable (bubblewrap),
  * downloads over HTTP, verifies, decompresses and streams frames; the orchestrator verifies and
- * imports through admin.vm.volume.ImportWithSize. Measured on the orchestrator process alone
- * (a --require probe records /proc/self/status VmHWM and /proc/self/io at exit): wall time, peak
- * RSS, bytes it wrote to disk. The import script's writes (the volume) are reported apart.
+ * imports through admin.vm.volume.ImportWithSize. Each size runs at three disposable costs
+ * (install-report.ts defaultLatencies: 0 s; 1 s with preloaded disposables; 6 s cold), set in
+ * the simulator (sim/admin/disposables.ts) between runs. Measured: wall time, time to the first
+ * import (and from the fetching disposable being ready, from the simulator's event record), the
+ * disposables used, peak RSS of the orchestrator (a --require probe records /proc/self/status
+ * VmHWM and /proc/self/io at exit) and of the workers (sampled), CPU per component.
+ * Then three templates in one command beside three incumbent installs in a row.
  *
  * The incumbent (qvm-template + qvm-template-postprocess in dom0), with the package already in
- * dom0 (its download through the UpdateVM is NOT counted, which favours it):
+ * dom0 (its download through the UpdateVM is NOT counted, which favours it), uses no disposable:
  *   1. rpmkeys --checksig with _pkgverify_level all;
  *   2. staged: `rpm2archive - | tar xz` of the template directory (every part on dom0's disk),
  *      then `cat root.img.part.* | tar xSO` into the volume with the import script's dd;
  *   3. streaming (qvm-template-postprocess of R4.2+): small files and part 00 extracted, then
  *      `rpm2archive - | tar xzSO parts | tar xSO` into the volume with the same dd.
  *
- * Options: --data-mib N (600), --size-mib N (2048), --part-mib N (1024, the builder's),
- * --keep (leave the work directory), --skip-incumbent, --cpu-prof (V8 CPU profiles of the
- * orchestrator and its Node children in the work directory's cpu-profiles/; implies nothing else).
+ * Options: --quick (a short run: 256 MiB/64 MiB and 512 MiB/128 MiB images, the incumbent's
+ * streaming steps only), --sizes 1024/300,2048/600 (SIZE/DATA MiB), --latencies 0,1,6 (a subset
+ * of the three), --cleanup-ms N (a disposable's clean-up after Kill at 1 s and 6 s; default 0),
+ * --no-trio (skip the three-template run), --part-mib N (1024, the builder's), --keep (leave the
+ * work directory), --skip-incumbent, --cpu-prof (V8 CPU profiles of the orchestrator and its Node
+ * children in the work directory's cpu-profiles/).
  */
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash, createCipheriv } from 'node:crypto';
 import { createReadStream, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { createScenario, type Scenario } from '../sim/scenario.ts';
+import type { DisposableEvent } from '../sim/admin/disposables.ts';
+import { createScenario, type Scenario, type ScenarioTemplate } from '../sim/scenario.ts';
+import { call, ok } from '../test/helpers/admin-raw-client.ts';
+import {
+  defaultLatencies,
+  sizeReport,
+  trioReport,
+  type ImageSize,
+  type IncumbentFigures,
+  type Latency,
+  type TmplFigures,
+} from './install-report.ts';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MiB = 1024 * 1024;
 const PAGE = 4096;
 const EXTENT_BYTES = 8 * MiB;
-const TEMPLATE = 'bench-fedora';
 /** dd flags of Qubes' admin.vm.volume.Import script (qubes-core-admin, qubes-rpc/admin.vm.volume.Import). */
 const IMPORT_DD = ['bs=128K', 'iflag=fullblock', 'conv=sparse,notrunc,fdatasync'];
 
 interface Options {
-  dataMiB: number;
-  sizeMiB: number;
+  sizes: ImageSize[];
+  latencies: Latency[];
   partMiB: number;
+  quick: boolean;
+  trio: boolean;
   keep: boolean;
   skipIncumbent: boolean;
   cpuProf: boolean;
 }
 
 function parseOptions(argv: readonly string[]): Options {
-  const num = (name: string, fallback: number): number => {
+  const text = (name: string): string | undefined => {
     const i = argv.indexOf(name);
-    if (i < 0) return fallback;
-    const n = Number(argv[i + 1]);
-    if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`${name} needs a positive integer`);
+    return i < 0 ? undefined : argv[i + 1];
+  };
+  const num = (name: string, fallback: number): number => {
+    const value = text(name);
+    if (value === undefined) return fallback;
+    const n = Number(value);
+    if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${name} needs a non-negative integer`);
     return n;
   };
-  const options = {
-    dataMiB: num('--data-mib', 600),
-    sizeMiB: num('--size-mib', 2048),
-    partMiB: num('--part-mib', 1024),
+  const quick = argv.includes('--quick');
+  const sizes = (text('--sizes') ?? (quick ? '256/64,512/128' : '1024/300,2048/600'))
+    .split(',')
+    .map((pair) => {
+      const [sizeMiB, dataMiB] = pair.split('/').map(Number);
+      if (
+        !Number.isSafeInteger(sizeMiB) ||
+        !Number.isSafeInteger(dataMiB) ||
+        dataMiB! <= 0 ||
+        dataMiB! * 2 > sizeMiB!
+      )
+        throw new Error(`--sizes: '${pair}' is not SIZE/DATA in MiB with SIZE at least twice DATA`);
+      return { sizeMiB: sizeMiB!, dataMiB: dataMiB! };
+    });
+  const all = defaultLatencies(num('--cleanup-ms', 0));
+  const wanted = (text('--latencies') ?? '0,1,6').split(',');
+  const latencies = all.filter((l) => wanted.includes(l.label.split(' ')[0]!));
+  if (latencies.length === 0) throw new Error('--latencies: choose among 0, 1, 6');
+  return {
+    sizes,
+    latencies,
+    partMiB: num('--part-mib', 1024) || 1024,
+    quick,
+    trio: !argv.includes('--no-trio'),
     keep: argv.includes('--keep'),
     skipIncumbent: argv.includes('--skip-incumbent'),
     cpuProf: argv.includes('--cpu-prof'),
   };
-  if (options.dataMiB * 2 > options.sizeMiB) throw new Error('--size-mib must be at least twice --data-mib');
-  return options;
 }
 
 const WORDS = (
@@ -368,176 +409,306 @@ function stagesOf(stderr: string, startedAt: number): Stages {
 }
 
 const fmt = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
-const mib = (bytes: number): string => `${(bytes / MiB).toFixed(1)} MiB`;
+
+/** Removes an installed template through the Admin API, so the next run installs it afresh. */
+async function removeTemplate(scenario: Scenario, name: string): Promise<void> {
+  await ok(scenario.env.TMPL_QUBESD_SOCKET!, { method: 'admin.vm.Remove', dest: name });
+}
+
+/**
+ * Puts the simulator at `latency`: the disposables' start and resume costs, and, for a preloaded
+ * latency, `preload-dispvm-max` on default-dvm with as many started and paused as it asks for
+ * (their cold start is paid here, before the clock starts, as on a machine that has been up).
+ */
+async function setLatency(scenario: Scenario, latency: Latency): Promise<void> {
+  const socket = scenario.env.TMPL_QUBESD_SOCKET!;
+  const { disposables } = scenario.sim.admin;
+  disposables.timing = { startMs: latency.startMs, resumeMs: latency.resumeMs, cleanupMs: latency.cleanupMs };
+  const feature = async (arg: string): Promise<string | undefined> => {
+    const reply = await call(socket, { method: 'admin.vm.feature.Get', dest: 'default-dvm', arg });
+    return reply.kind === 'ok' ? reply.content : undefined;
+  };
+  if (latency.preload === 0) {
+    if ((await feature('preload-dispvm-max')) !== undefined)
+      await ok(socket, { method: 'admin.vm.feature.Remove', dest: 'default-dvm', arg: 'preload-dispvm-max' });
+    return;
+  }
+  if ((await feature('preload-dispvm-max')) !== String(latency.preload))
+    await ok(socket, {
+      method: 'admin.vm.feature.Set',
+      dest: 'default-dvm',
+      arg: 'preload-dispvm-max',
+      payload: String(latency.preload),
+    });
+  const deadline = Date.now() + 120_000 + 4 * latency.startMs;
+  for (;;) {
+    const names = (await feature('preload-dispvm'))?.split(' ').filter(Boolean) ?? [];
+    const states = await ok(socket, { method: 'admin.vm.List' });
+    const paused = names.filter((n) => new RegExp(`^${n} class=DispVM state=Paused`, 'm').test(states));
+    if (paused.length >= latency.preload) return;
+    if (Date.now() > deadline) throw new Error('the preloaded disposables did not start');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/**
+ * The first import, from the orchestrator's log ('importing root volume': the image member was
+ * found and the import stream opens), and how long after the disposable that fed it was ready
+ * (started, or handed out when preloaded; from the simulator's record).
+ */
+function firstImport(
+  stderr: string,
+  events: readonly DisposableEvent[],
+  startedAt: number,
+): [number, number] {
+  let first = Infinity;
+  for (const line of stderr.split('\n')) {
+    if (!line.includes('"importing root volume"')) continue;
+    const time = (JSON.parse(line) as { time?: number }).time;
+    if (time !== undefined) first = Math.min(first, time);
+  }
+  if (first === Infinity) return [NaN, NaN];
+  const ready = events
+    .filter((e) => e.at >= startedAt && e.at <= first && (e.event === 'started' || e.event === 'used'))
+    .map((e) => e.at);
+  return [first - startedAt, ready.length > 0 ? first - Math.max(...ready) : NaN];
+}
+
+/** One `tmpl install --skip-start NAMES...` from dom0, measured; checks every imported volume. */
+async function measureTmpl(
+  scenario: Scenario,
+  work: string,
+  installs: readonly { name: string; imageSha: string }[],
+  options: Options,
+): Promise<TmplFigures> {
+  const probeDir = path.join(work, 'probes');
+  await rm(probeDir, { recursive: true, force: true });
+  await mkdir(probeDir);
+  const probeFile = path.join(work, 'probe.cjs');
+  await writeFile(probeFile, PROBE_SOURCE);
+  const env = {
+    ...process.env,
+    ...scenario.env,
+    TMPL_STATE_DIR: path.join(work, 'tmpl-state'),
+    TMPL_LOG_LEVEL: 'info',
+    TMPL_BENCH_PROBE_DIR: probeDir,
+    NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${probeFile}`.trim(),
+    ...(options.cpuProf ? { TMPL_BENCH_CPU_PROF_DIR: path.join(work, 'cpu-profiles') } : {}),
+  };
+  const events = scenario.sim.admin.disposables.events;
+  const eventsBefore = events.length;
+  const workers = sampleWorkers();
+  const cpuBefore = await selfCpu();
+  const startedAt = Date.now();
+  const run = await runTimed(
+    [
+      process.execPath,
+      path.join(REPO_ROOT, 'bin/tmpl.mjs'),
+      'install',
+      '--skip-start',
+      ...installs.map((i) => i.name),
+      ...scenario.args,
+    ],
+    env,
+  );
+  if (run.exitCode !== 0) throw new Error(`tmpl install failed (exit ${run.exitCode}):\n${run.stderr}`);
+  const cpuAfter = await selfCpu();
+  const workerStats = workers.stop();
+  const stages = stagesOf(run.stderr, startedAt);
+  const probes = await readProbes(probeDir);
+  const orchestrator = probes.find((p) => p.pid === run.pid);
+  const importers = probes.filter((p) => p.argv.some((a) => a.endsWith('admin.vm.volume.ImportWithSize')));
+  for (const { name, imageSha } of installs) {
+    const info = await ok(scenario.env.TMPL_QUBESD_SOCKET!, {
+      method: 'admin.vm.volume.Info',
+      dest: name,
+      arg: 'root',
+    });
+    const volumeFile = /^path=(.*)$/m.exec(info)?.[1];
+    if (!volumeFile || (await denseSha256(volumeFile)) !== imageSha)
+      throw new Error(`the imported volume of ${name} differs from the forged image`);
+  }
+  const used = events.slice(eventsBefore);
+  const [firstImportMs, importAfterReadyMs] = firstImport(run.stderr, used, startedAt);
+  const childrenOfBench = cpuAfter.children - cpuBefore.children;
+  const orchestratorTree = orchestrator ? orchestrator.cpuMs + orchestrator.childrenCpuMs : 0;
+  return {
+    wallMs: run.wallMs,
+    stages,
+    firstImportMs,
+    importAfterReadyMs,
+    disposables: new Set(
+      used.filter((e) => e.event === 'requested' || (e.event === 'created' && !e.preload)).map((e) => e.vm),
+    ).size,
+    orchestratorHwmKiB: orchestrator?.hwmKiB ?? NaN,
+    orchestratorCpuMs: orchestrator?.cpuMs ?? NaN,
+    childrenCpuMs: orchestrator?.childrenCpuMs ?? NaN,
+    importCpuMs: importers.reduce((sum, p) => sum + p.cpuMs, 0),
+    workerCpuMs: workerStats.cpuMs,
+    workerHwmKiB: workerStats.hwmKiB,
+    reapedWorkerCpuMs: childrenOfBench - orchestratorTree,
+    simCpuMs: cpuAfter.own - cpuBefore.own,
+    orchestratorWriteBytes: orchestrator?.ownWriteBytes ?? NaN,
+  };
+}
+
+/**
+ * The incumbent's dom0 steps on one package already in dom0: rpmkeys --checksig, then the staged
+ * pipeline and (or only, with `streamingOnly`) the streaming one, each into a fresh volume file.
+ */
+async function measureIncumbent(
+  work: string,
+  scenario: Scenario,
+  pkg: { path: string; size: number; template: string; sizeBytes: number; imageSha: string },
+  streamingOnly: boolean,
+): Promise<IncumbentFigures> {
+  const db = path.join(work, 'rpmdb');
+  await rm(db, { recursive: true, force: true });
+  await mkdir(db);
+  await shell(`rpmkeys --dbpath=${q(db)} --import ${q(scenario.keyPath)}`);
+  const figures: IncumbentFigures = {
+    checksig: await shell(
+      `LC_ALL=C rpmkeys --dbpath=${q(db)} --define='_pkgverify_level all' --define='_pkgverify_flags 0x0' --checksig - < ${q(pkg.path)} | grep -qx -- '-: digests signatures OK'`,
+    ),
+    extract: NaN,
+    import: NaN,
+    extractSmall: NaN,
+    streamImport: NaN,
+    stagedBytes: NaN,
+  };
+  const dir = `./var/lib/qubes/vm-templates/${pkg.template}/`;
+  if (!streamingOnly) {
+    const stage = path.join(work, 'incumbent-staged');
+    await mkdir(stage);
+    const volume1 = path.join(work, 'incumbent-staged-volume.img');
+    await shell(`truncate -s ${pkg.sizeBytes} ${q(volume1)}`);
+    figures.extract = await shell(`rpm2archive - < ${q(pkg.path)} | tar xz -C ${q(stage)} ${q(dir)}`);
+    figures.stagedBytes = pkg.size + (await dirBytes(stage));
+    figures.import = await shell(
+      `cat ${q(path.join(stage, dir))}root.img.part.* | tar xSO | dd of=${q(volume1)} ${IMPORT_DD.join(' ')} status=none`,
+    );
+    if ((await denseSha256(volume1)) !== pkg.imageSha) throw new Error('incumbent (staged) volume differs');
+    await rm(stage, { recursive: true, force: true });
+    await rm(volume1, { force: true });
+  }
+  const small = path.join(work, 'incumbent-streaming');
+  await rm(small, { recursive: true, force: true });
+  await mkdir(small);
+  const volume2 = path.join(work, 'incumbent-streaming-volume.img');
+  await shell(`truncate -s ${pkg.sizeBytes} ${q(volume2)}`);
+  figures.extractSmall = await shell(
+    `rpm2archive - < ${q(pkg.path)} | tar xz -C ${q(small)} ${q(dir)} '--exclude=root.img.part.?[!0]' '--exclude=root.img.part.[!0]0'`,
+  );
+  figures.streamImport = await shell(
+    `rpm2archive - < ${q(pkg.path)} | tar xzSOf - --wildcards '*/root.img.part.*' | tar xSOf - | dd of=${q(volume2)} ${IMPORT_DD.join(' ')} status=none`,
+  );
+  if ((await denseSha256(volume2)) !== pkg.imageSha) throw new Error('incumbent (streaming) volume differs');
+  await rm(volume2, { force: true });
+  await rm(small, { recursive: true, force: true });
+  return figures;
+}
+
+interface Forged {
+  name: string;
+  imageSha: string;
+  path: string;
+  size: number;
+  sizeBytes: number;
+}
+
+/** Forges every package of the run into one signed repository (the slow part of setting up). */
+async function forgeWorld(
+  work: string,
+  options: Options,
+  say: (text: string) => void,
+): Promise<{ scenario: Scenario; bySize: Map<ImageSize, Forged>; trio: Forged[] }> {
+  const templates: ScenarioTemplate[] = [];
+  const shas = new Map<string, { sha: string; sizeBytes: number }>();
+  const bySizeNames = new Map<ImageSize, string>();
+  for (const size of options.sizes) {
+    const imagePath = path.join(work, `root-${size.sizeMiB}.img`);
+    const t = Date.now();
+    const sha = await makeImage(imagePath, size.sizeMiB * MiB, size.dataMiB * MiB);
+    say(`image: ${size.sizeMiB} MiB sparse, ${size.dataMiB} MiB data (${fmt(Date.now() - t)})`);
+    const names = [`bench-${size.sizeMiB}`];
+    if (size === options.sizes[0] && options.trio) names.push('bench-trio-a', 'bench-trio-b', 'bench-trio-c');
+    for (const name of names) {
+      templates.push({
+        name,
+        version: '4.3.0',
+        release: '202611261200',
+        image: { path: imagePath },
+        compressor: 'zstd',
+        partSize: options.partMiB * MiB,
+        templateConf: 'gui=1\nqrexec=1\n',
+      });
+      shas.set(name, { sha, sizeBytes: size.sizeMiB * MiB });
+    }
+    bySizeNames.set(size, names[0]!);
+  }
+  const t = Date.now();
+  const scenario = await createScenario({ dir: path.join(work, 'world'), templates });
+  say(`${templates.length} package(s) forged and signed in ${fmt(Date.now() - t)}`);
+  await rm(path.join(work, 'world/forge-tmp'), { recursive: true, force: true });
+  for (const size of options.sizes) await rm(path.join(work, `root-${size.sizeMiB}.img`), { force: true });
+  const forged = new Map<string, Forged>();
+  for (const pkg of scenario.packages) {
+    const name = templates.find((tpl) => pkg.fileName.startsWith(`qubes-template-${tpl.name}-`))!.name;
+    const { sha, sizeBytes } = shas.get(name)!;
+    forged.set(name, { name, imageSha: sha, path: pkg.path, size: (await stat(pkg.path)).size, sizeBytes });
+  }
+  const bySize = new Map([...bySizeNames].map(([size, name]) => [size, forged.get(name)!]));
+  const trio = ['bench-trio-a', 'bench-trio-b', 'bench-trio-c'].flatMap((n) => forged.get(n) ?? []);
+  return { scenario, bySize, trio };
+}
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   const work = await mkdtemp(path.join(os.tmpdir(), 'tmpl-bench-install-'));
   let scenario: Scenario | undefined;
+  const say = (text: string): void => void process.stdout.write(`${text}\n`);
   try {
-    const say = (text: string): void => void process.stdout.write(`${text}\n`);
     say(`work directory ${work}`);
-    const imagePath = path.join(work, 'root.img');
-    let t = Date.now();
-    const imageSha = await makeImage(imagePath, options.sizeMiB * MiB, options.dataMiB * MiB);
-    say(`image: ${options.sizeMiB} MiB sparse, ${options.dataMiB} MiB data (${fmt(Date.now() - t)})`);
-
-    t = Date.now();
-    scenario = await createScenario({
-      dir: path.join(work, 'world'),
-      templates: [
-        {
-          name: TEMPLATE,
-          version: '4.3.0',
-          release: '202611261200',
-          image: { path: imagePath },
-          compressor: 'zstd',
-          partSize: options.partMiB * MiB,
-          templateConf: 'gui=1\nqrexec=1\n',
-        },
-      ],
-    });
-    const pkg = scenario.packages[0]!;
-    const pkgSize = (await stat(pkg.path)).size;
-    say(
-      `package: ${pkg.fileName}, ${mib(pkgSize)} (tar ${mib(pkg.tarSize)} in ${pkg.parts.length} part(s)), forged in ${fmt(Date.now() - t)}`,
-    );
-    await rm(imagePath.replace(/root\.img$/, 'world/forge-tmp'), { recursive: true, force: true });
-
-    // tmpl, end to end
-    const probeDir = path.join(work, 'probes');
-    await mkdir(probeDir);
-    const probeFile = path.join(work, 'probe.cjs');
-    await writeFile(probeFile, PROBE_SOURCE);
-    const env = {
-      ...process.env,
-      ...scenario.env,
-      TMPL_STATE_DIR: path.join(work, 'tmpl-state'),
-      TMPL_LOG_LEVEL: 'info',
-      TMPL_BENCH_PROBE_DIR: probeDir,
-      NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${probeFile}`.trim(),
-      ...(options.cpuProf ? { TMPL_BENCH_CPU_PROF_DIR: path.join(work, 'cpu-profiles') } : {}),
-    };
-    const workers = sampleWorkers();
-    const cpuBefore = await selfCpu();
-    const startedAt = Date.now();
-    const run = await runTimed(
-      [
-        process.execPath,
-        path.join(REPO_ROOT, 'bin/tmpl.mjs'),
-        'install',
-        '--skip-start',
-        TEMPLATE,
-        ...scenario.args,
-      ],
-      env,
-    );
-    if (run.exitCode !== 0) throw new Error(`tmpl install failed (exit ${run.exitCode}):\n${run.stderr}`);
-    const cpuAfter = await selfCpu();
-    const workerStats = workers.stop();
-    const stages = stagesOf(run.stderr, startedAt);
-    const probes = await readProbes(probeDir);
-    const orchestrator = probes.find((p) => p.pid === run.pid);
-    const importer = probes.find((p) => p.argv.some((a) => a.endsWith('admin.vm.volume.ImportWithSize')));
-    const volumeFile = /path=(.*)/.exec(
-      await promisify(execFile)('python3', [
-        '-c',
-        'import socket,sys\ns=socket.socket(socket.AF_UNIX);s.connect(sys.argv[1]);s.sendall(sys.argv[2].encode()+b"\\0");s.shutdown(socket.SHUT_WR)\nd=b""\nwhile True:\n c=s.recv(65536)\n if not c: break\n d+=c\nsys.stdout.write(d[2:].decode())',
-        scenario.env.TMPL_QUBESD_SOCKET!,
-        `admin.vm.volume.Info+root dom0 name ${TEMPLATE}`,
-      ]).then((r) => r.stdout),
-    )?.[1];
-    const importedSha = volumeFile ? await denseSha256(volumeFile) : 'missing';
-    if (importedSha !== imageSha) throw new Error('the imported volume differs from the forged image');
-
-    // the incumbent, on the same package
-    const incumbent: Record<string, number> = {};
-    let stagedBytes = 0;
-    if (!options.skipIncumbent) {
-      const db = path.join(work, 'rpmdb');
-      await mkdir(db);
-      await shell(`rpmkeys --dbpath=${q(db)} --import ${q(scenario.keyPath)}`);
-      const checksig = `LC_ALL=C rpmkeys --dbpath=${q(db)} --define='_pkgverify_level all' --define='_pkgverify_flags 0x0' --checksig - < ${q(pkg.path)} | grep -qx -- '-: digests signatures OK'`;
-      incumbent.checksig = await shell(checksig);
-      const sizeBytes = options.sizeMiB * MiB;
-      const dir = `./var/lib/qubes/vm-templates/${TEMPLATE}/`;
-
-      const stage = path.join(work, 'incumbent-staged');
-      await mkdir(stage);
-      const volume1 = path.join(work, 'incumbent-staged-volume.img');
-      await shell(`truncate -s ${sizeBytes} ${q(volume1)}`);
-      incumbent.extract = await shell(`rpm2archive - < ${q(pkg.path)} | tar xz -C ${q(stage)} ${q(dir)}`);
-      stagedBytes = pkgSize + (await dirBytes(stage));
-      incumbent.import = await shell(
-        `cat ${q(path.join(stage, dir))}root.img.part.* | tar xSO | dd of=${q(volume1)} ${IMPORT_DD.join(' ')} status=none`,
-      );
-      if ((await denseSha256(volume1)) !== imageSha) throw new Error('incumbent (staged) volume differs');
-      await rm(stage, { recursive: true, force: true });
-      await rm(volume1, { force: true });
-
-      const small = path.join(work, 'incumbent-streaming');
-      await mkdir(small);
-      const volume2 = path.join(work, 'incumbent-streaming-volume.img');
-      await shell(`truncate -s ${sizeBytes} ${q(volume2)}`);
-      incumbent.extractSmall = await shell(
-        `rpm2archive - < ${q(pkg.path)} | tar xz -C ${q(small)} ${q(dir)} '--exclude=root.img.part.?[!0]' '--exclude=root.img.part.[!0]0'`,
-      );
-      incumbent.streamImport = await shell(
-        `rpm2archive - < ${q(pkg.path)} | tar xzSOf - --wildcards '*/root.img.part.*' | tar xSOf - | dd of=${q(volume2)} ${IMPORT_DD.join(' ')} status=none`,
-      );
-      if ((await denseSha256(volume2)) !== imageSha) throw new Error('incumbent (streaming) volume differs');
-      await rm(volume2, { force: true });
+    const world = await forgeWorld(work, options, say);
+    scenario = world.scenario;
+    const report: string[] = [];
+    for (const size of options.sizes) {
+      const pkg = world.bySize.get(size)!;
+      const incumbent = options.skipIncumbent
+        ? undefined
+        : await measureIncumbent(work, scenario, { ...pkg, template: pkg.name }, options.quick);
+      const rows: [Latency, TmplFigures][] = [];
+      for (const latency of options.latencies) {
+        await setLatency(scenario, latency);
+        rows.push([latency, await measureTmpl(scenario, work, [pkg], options)]);
+        await removeTemplate(scenario, pkg.name);
+        say(`  measured ${size.sizeMiB} MiB at ${latency.label}`);
+      }
+      report.push(...sizeReport(size, pkg.size, incumbent, rows));
     }
-
-    const dataMiB = options.dataMiB;
-    const rate = (ms: number): string => `${(dataMiB / (ms / 1000)).toFixed(1)} MiB/s`;
+    if (world.trio.length === 3) {
+      const size = options.sizes[0]!;
+      let incumbentMs = NaN;
+      if (!options.skipIncumbent) {
+        incumbentMs = 0;
+        for (const pkg of world.trio) {
+          const one = await measureIncumbent(work, scenario, { ...pkg, template: pkg.name }, true);
+          incumbentMs += one.checksig + one.extractSmall + one.streamImport;
+        }
+      }
+      const rows: [Latency, TmplFigures][] = [];
+      for (const latency of options.latencies) {
+        await setLatency(scenario, latency);
+        rows.push([latency, await measureTmpl(scenario, work, world.trio, options)]);
+        for (const pkg of world.trio) await removeTemplate(scenario, pkg.name);
+        say(`  measured three templates at ${latency.label}`);
+      }
+      report.push(...trioReport(size, incumbentMs, rows));
+    }
     say('');
-    say(`== results (image data ${dataMiB} MiB, image ${options.sizeMiB} MiB, package ${mib(pkgSize)}) ==`);
+    for (const line of report) say(line);
     say(
-      `tmpl install (dom0, worker in a disposable, download included): ${fmt(run.wallMs)}, ${rate(run.wallMs)}`,
-    );
-    for (const [stage, ms] of Object.entries(stages)) say(`    ${stage.padEnd(26)} ${fmt(ms)}`);
-    if (orchestrator) {
-      say(`  orchestrator peak RSS (VmHWM): ${mib(orchestrator.hwmKiB * 1024)}`);
-      say(
-        `  orchestrator bytes written to disk (its threads' write_bytes): ${orchestrator.ownWriteBytes} B` +
-          ` (with its reaped children, the import script: ${mib(orchestrator.treeWriteBytes)})`,
-      );
-      // CPU, from the kernel's accounting: the orchestrator's own; its children (qrexec-client,
-      // import script, flock); the bench's other children (the workers under bubblewrap); the
-      // bench process itself (the simulated qubesd and qrexec daemons, the repository server).
-      const childrenOfBench = cpuAfter.children - cpuBefore.children;
-      const orchestratorTree = orchestrator.cpuMs + orchestrator.childrenCpuMs;
-      say(`  CPU: orchestrator ${fmt(orchestrator.cpuMs)}`);
-      say(`       its children (qrexec-client, import script, flock) ${fmt(orchestrator.childrenCpuMs)}`);
-      if (importer) say(`         of which the import script ${fmt(importer.cpuMs)}`);
-      say(
-        `       workers in disposables (sampled every ${WORKER_SAMPLE_MS} ms): ${fmt(workerStats.cpuMs)}, peak RSS ${mib(workerStats.hwmKiB * 1024)}` +
-          ` (reaped into the bench's accounting: ${fmt(childrenOfBench - orchestratorTree)})`,
-      );
-      say(`       simulated qubesd, qrexec daemon, repository server ${fmt(cpuAfter.own - cpuBefore.own)}`);
-    } else say('  orchestrator probe missing');
-    if (!options.skipIncumbent) {
-      const staged = incumbent.checksig! + incumbent.extract! + incumbent.import!;
-      const streaming = incumbent.checksig! + incumbent.extractSmall! + incumbent.streamImport!;
-      say('incumbent, package already in dom0 (its download not counted):');
-      say(`  rpmkeys --checksig:                       ${fmt(incumbent.checksig!)}`);
-      say(`  staged:    rpm2archive | tar xz (parts):  ${fmt(incumbent.extract!)}`);
-      say(`             cat parts | tar xSO | dd:      ${fmt(incumbent.import!)}`);
-      say(
-        `             total ${fmt(staged)}, ${rate(staged)}; staged on dom0's disk: ${mib(stagedBytes)} (rpm + parts)`,
-      );
-      say(`  streaming: rpm2archive | tar xz (small):  ${fmt(incumbent.extractSmall!)}`);
-      say(`             rpm2archive | tar | tar | dd:  ${fmt(incumbent.streamImport!)}`);
-      say(
-        `             total ${fmt(streaming)}, ${rate(streaming)}; staged on dom0's disk: ${mib(pkgSize)} (rpm)`,
-      );
-      say(
-        `speed-up of tmpl: ${(staged / run.wallMs).toFixed(2)}x vs staged, ${(streaming / run.wallMs).toFixed(2)}x vs streaming`,
-      );
-    }
-    say(
-      `load average during the run: ${os
+      `load average at the end: ${os
         .loadavg()
         .map((l) => l.toFixed(1))
         .join(' ')} on ${os.cpus().length} CPUs`,

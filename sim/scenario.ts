@@ -10,9 +10,11 @@ import { forgeRepository } from './forge/repository.ts';
 import { generateSigningKey, type SigningKey } from './forge/signing-key.ts';
 import { forgeTemplate, type ForgeTemplateOptions, type ForgedTemplate } from './forge/template.ts';
 import { startRepoServer, type RepoServer } from './repo-server/index.ts';
-import { startSimulator, type Simulator } from './simulator.ts';
+import type { DisposableTiming } from './admin/disposables.ts';
+import { SIM_RELEASEVER, startSimulator, type Simulator } from './simulator.ts';
 
-export const SCENARIO_RELEASEVER = '4.2';
+/** The simulator's release: what tmpl would read on its dom0. */
+export const SCENARIO_RELEASEVER = SIM_RELEASEVER;
 export const SCENARIO_REPO_ID = 'qubes-templates-sim';
 
 export type ScenarioTemplate = Omit<ForgeTemplateOptions, 'outDir' | 'signingKey'>;
@@ -26,6 +28,8 @@ export interface ScenarioOptions {
   readonly key?: SigningKey;
   /** Raw <package> entries added to primary.xml (sim/forge/repository.ts hostilePrimaryEntry). */
   readonly extraPrimaryEntries?: readonly string[];
+  /** What disposables cost; default from TMPL_SIM_DISPVM_START_MS etc. in this process's environment. */
+  readonly dispvmTiming?: DisposableTiming;
 }
 
 export interface Scenario {
@@ -78,7 +82,11 @@ export async function createScenario(options: ScenarioOptions): Promise<Scenario
   await forgeAll(options.templates);
 
   const server = await startRepoServer({ root: repoDir });
-  const sim = await startSimulator({ dir: simDir, seed: true });
+  const sim = await startSimulator({
+    dir: simDir,
+    seed: true,
+    ...(options.dispvmTiming ? { dispvmTiming: options.dispvmTiming } : {}),
+  });
   const repoFile = path.join(dir, 'sim.repo');
   await writeFile(
     repoFile,
@@ -97,7 +105,6 @@ export async function createScenario(options: ScenarioOptions): Promise<Scenario
     ...sim.env,
     TMPL_LOCK_FILE: path.join(dir, 'tmpl.lock'),
     TMPL_STATE_DIR: path.join(dir, 'tmpl-state'),
-    TMPL_RELEASEVER: SCENARIO_RELEASEVER,
   };
   return {
     dir,

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
 import { seedState, startAdminDaemon, type AdminDaemon } from './admin/index.ts';
+import type { DisposableTiming } from './admin/disposables.ts';
 import { statePath } from './admin/state.ts';
 import { startQrexecDaemon, type QrexecDaemon } from './qrexec/index.ts';
 
@@ -20,6 +21,11 @@ export const ADMIN_SOCKET_NAME = 'qubesd.sock';
 export const QREXEC_SERVICES_DIR_NAME = 'qubes-rpc';
 /** Written by the server entry once both daemons listen; `tmpl-sim up` waits for it. */
 export const READY_FILE = 'sim.env.json';
+/**
+ * The Qubes release the simulator plays (a real dom0 has it in /etc/qubes-release; tmpl reads
+ * TMPL_RELEASEVER when the system does not tell). 4.3: admin.vm.CurrentState, preloaded disposables.
+ */
+export const SIM_RELEASEVER = '4.3';
 
 export interface SimulatorOptions {
   readonly dir: string;
@@ -28,6 +34,8 @@ export interface SimulatorOptions {
   readonly logger?: Logger;
   /** Start the qrexec daemon too (default true). */
   readonly qrexec?: boolean;
+  /** What disposables cost; default from TMPL_SIM_DISPVM_START_MS etc. (sim/admin/disposables.ts). */
+  readonly dispvmTiming?: DisposableTiming;
 }
 
 export interface Simulator {
@@ -66,6 +74,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     logger: logger.child({ daemon: 'qubesd' }),
     // Starting the simulator is booting the machine: no qube survives it running.
     boot: true,
+    ...(options.dispvmTiming ? { dispvmTiming: options.dispvmTiming } : {}),
   });
   let qrexec: QrexecDaemon | null = null;
   if (options.qrexec !== false) {
@@ -89,6 +98,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     TMPL_QREXEC_CLIENT_VM: path.join(SIM_BIN_DIR, 'qrexec-client-vm.mjs'),
     TMPL_QUBESDB_READ: path.join(SIM_BIN_DIR, 'qubesdb-read.mjs'),
     TMPL_MODE: 'dom0',
+    TMPL_RELEASEVER: SIM_RELEASEVER,
     TMPL_SIM_DIR: dir,
     ...(qrexec ? { TMPL_SIM_QREXEC_SOCKET: qrexec.socketPath } : {}),
   };

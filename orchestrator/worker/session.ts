@@ -209,6 +209,9 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerSe
     resolveCleanup('disposable', disp);
   };
   try {
+    // A preloaded disposable (Qubes 4.3, preload-dispvm-max on the template) comes back from
+    // CreateDisposable already running: Start is then a no-op (QubesVM.start returns at once for
+    // a qube that is not halted; qrexec-daemon makes the same two calls for @dispvm).
     await admin.start(disp);
     // Interrupted while the disposable started: kill it rather than connect to it.
     signal?.throwIfAborted();

@@ -3,6 +3,7 @@
  * method, check argument/payload/destination against the method's declaration, run it.
  */
 import type { Logger } from 'pino';
+import type { Disposables } from './disposables.ts';
 import { exc, QubesApiError, UnhandledServerError } from './errors.ts';
 import type { ApiRequest } from './framing.ts';
 import type { QubesModel } from './model.ts';
@@ -27,6 +28,8 @@ export interface CallContext {
   readonly payload: Uint8Array;
   readonly log: Logger;
   readonly hooks: PowerHooks;
+  /** Disposables' costs, preloading and event record (disposables.ts). */
+  readonly dispvms: Disposables;
   /** Persists the state (coalesced, atomic). */
   save(): Promise<void>;
 }

@@ -7,6 +7,7 @@ import { promises as fs } from 'node:fs';
 import net from 'node:net';
 import { pino, type Logger } from 'pino';
 import { dispatch, type MethodSpec, type MethodTable, type PowerHooks } from './api.ts';
+import { Disposables, timingFromEnv, type DisposableTiming } from './disposables.ts';
 import { QubesApiError } from './errors.ts';
 import { encodeException, encodeOk, MAX_REQUEST_BYTES, parseRequest } from './framing.ts';
 import { PROPERTY_METHODS } from './methods-props.ts';
@@ -15,6 +16,7 @@ import { INTERNAL_METHODS, VOLUME_METHODS } from './methods-volume.ts';
 import { QubesModel } from './model.ts';
 import { PROPERTY_READER } from './properties.ts';
 import { defaultInternalSocketPath } from './paths.ts';
+import { loadPreloads } from './preload.ts';
 import { loadState, saveState } from './state.ts';
 import { removeFromDisk } from './storage.ts';
 
@@ -33,6 +35,8 @@ export interface AdminDaemonOptions {
    * keeping the power states.
    */
   readonly boot?: boolean;
+  /** What disposables cost (disposables.ts); default from TMPL_SIM_DISPVM_* in the environment. */
+  readonly dispvmTiming?: DisposableTiming;
 }
 
 /** An Admin API call the daemon answered without an exception. */
@@ -56,6 +60,8 @@ export interface AdminDaemon {
   readonly answered: readonly AnsweredCall[];
   /** The live model, for in-process observers (the qrexec layer). Read-only by convention. */
   readonly model: QubesModel;
+  /** Disposables' costs and the record of their starts, pauses and removals. */
+  readonly disposables: Disposables;
   close(): Promise<void>;
 }
 
@@ -103,10 +109,12 @@ export async function startAdminDaemon(options: AdminDaemonOptions): Promise<Adm
     saving = saving.catch(() => undefined).then(() => saveState(options.dir, model.state));
     return saving;
   };
+  const dispvms = new Disposables(options.dispvmTiming ?? timingFromEnv(), log);
   if (options.boot) {
     await bootReset(model, log);
     await save();
   }
+  await loadPreloads({ model, log, hooks, save, dispvms }, options.boot === true);
 
   const answered: AnsweredCall[] = [];
   const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString('latin1');
@@ -137,7 +145,7 @@ export async function startAdminDaemon(options: AdminDaemonOptions): Promise<Adm
         socket.destroy();
         return;
       }
-      dispatch(methods, request, { model, log, hooks, save }).then(
+      dispatch(methods, request, { model, log, hooks, save, dispvms }).then(
         (result) => {
           if (answered.length >= MAX_ANSWERED_CALLS) answered.shift();
           const { method, source, dest, arg } = request;
@@ -183,7 +191,9 @@ export async function startAdminDaemon(options: AdminDaemonOptions): Promise<Adm
     internalSocketPath,
     answered,
     model,
+    disposables: dispvms,
     async close() {
+      await dispvms.close();
       const closed = Promise.all(
         [admin, internal].map((server) => new Promise((resolve) => server.close(resolve))),
       );

@@ -4,6 +4,7 @@
  */
 import { randomInt, randomUUID } from 'node:crypto';
 import type { CallContext } from './api.ts';
+import { preloadList, setPreloadList, type Disposables } from './disposables.ts';
 import { exc, QubesApiError, UnhandledServerError } from './errors.ts';
 import type { QubesModel } from './model.ts';
 import { getValue, getVmRef, isDefault, propertyList } from './properties.ts';
@@ -97,7 +98,10 @@ export function propertyDependencies(model: QubesModel, vm: VmState): string[] {
 }
 
 /** VMCollection.__delitem__ with the domain-pre-delete checks, then remove_from_disk. */
-export async function removeVm(ctx: Pick<CallContext, 'model' | 'log'>, vm: VmState): Promise<void> {
+export async function removeVm(
+  ctx: Pick<CallContext, 'model' | 'log'> & { readonly dispvms?: Disposables },
+  vm: VmState,
+): Promise<void> {
   const { model } = ctx;
   if (!model.isHalted(vm)) throw exc.vmNotHalted(vm.name);
   const deps = propertyDependencies(model, vm);
@@ -114,6 +118,24 @@ export async function removeVm(ctx: Pick<CallContext, 'model' | 'log'>, vm: VmSt
   } catch (error) {
     ctx.log.error({ err: error }, `Error while removing VM '${vm.name}' files`);
   }
+  if (vm.klass === 'DispVM') forgetPreload(ctx, vm);
+}
+
+/** DispVM.on_domain_remove_from_disk: a removed qube leaves its template's preload list. */
+function forgetPreload(
+  ctx: Pick<CallContext, 'model'> & { readonly dispvms?: Disposables },
+  vm: VmState,
+): void {
+  const template = typeof vm.props.template === 'string' ? ctx.model.findVm(vm.props.template) : undefined;
+  if (template && preloadList(template).includes(vm.name))
+    setPreloadList(
+      template,
+      preloadList(template).filter((name) => name !== vm.name),
+    );
+  ctx.dispvms?.requested.delete(vm.name);
+  ctx.dispvms?.completions.get(vm.name)?.resolve();
+  ctx.dispvms?.completions.delete(vm.name);
+  ctx.dispvms?.record(vm.name, 'removed');
 }
 
 /** QubesVM.start: a running qube is left alone; the netvm is started first. */
@@ -127,7 +149,14 @@ export async function startVm(ctx: CallContext, vm: VmState): Promise<void> {
   if (netvm && netvm.klass !== 'AdminVM' && !model.isActive(netvm)) await startVm(ctx, netvm);
   vm.powerState = 'Transient';
   await ctx.save();
+  const disposable = vm.klass === 'DispVM';
   try {
+    if (disposable) {
+      ctx.dispvms.record(vm.name, 'starting');
+      await ctx.dispvms.wait(ctx.dispvms.timing.startMs);
+      // Killed while it started: do not bring it up behind the killer's back.
+      if (vm.powerState !== 'Transient') throw new Error('the qube was stopped while it started');
+    }
     await ctx.hooks.onStart?.(vm);
   } catch (error) {
     vm.powerState = 'Halted';
@@ -135,6 +164,7 @@ export async function startVm(ctx: CallContext, vm: VmState): Promise<void> {
     throw exc.generic(`Start failed: ${error instanceof Error ? error.message : String(error)}`);
   }
   if (vm.powerState === 'Transient') vm.powerState = 'Running';
+  if (disposable) ctx.dispvms.record(vm.name, 'started');
 }
 
 /** The domain-shutdown handling: hooks, then auto_cleanup of a disposable. */
@@ -148,6 +178,9 @@ async function halted(ctx: CallContext, vm: VmState): Promise<void> {
     ctx.log.error({ err: error }, `stop hook failed for ${vm.name}`);
   }
   if (vm.klass === 'DispVM' && getValue(ctx.model, { kind: 'vm', vm }, 'auto_cleanup') === true) {
+    ctx.dispvms.record(vm.name, 'stopped');
+    // qubesd's kill() returns once the domain-shutdown handlers, this removal among them, ran.
+    await ctx.dispvms.wait(ctx.dispvms.timing.cleanupMs).catch(() => undefined);
     await removeVm(ctx, vm);
   }
 }

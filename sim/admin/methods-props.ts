@@ -1,8 +1,10 @@
 /** admin.vm.property.*, admin.property.*, admin.vm.feature.*, admin.vm.tag.* (qubes/api/admin.py). */
 import { method, type CallContext, type MethodSpec } from './api.ts';
 import { exc } from './errors.ts';
+import { checkPreloadMax } from './disposables.ts';
 import type { Holder } from './model.ts';
 import { ascii, isAscii, validateTag } from './names.ts';
+import { preloadMaxChanged } from './preload.ts';
 import {
   findDef,
   getVmRef,
@@ -91,7 +93,11 @@ function featureSet(ctx: CallContext): null {
   const value = ascii(ctx.payload);
   if (!/^[a-zA-Z0-9_.-]+$/.test(ctx.arg)) throw exc.protocol('feature name contains illegal characters');
   if (!/^[\x20-\x7e]*$/.test(value)) throw exc.protocol(`${ctx.arg} value contains illegal characters`);
+  const preloadMax = ctx.arg === 'preload-dispvm-max';
+  if (preloadMax) checkPreloadMax(ctx, value);
+  const old = ctx.dest.features[ctx.arg];
   ctx.dest.features[ctx.arg] = value;
+  if (preloadMax) preloadMaxChanged(ctx, old, false);
   return null;
 }
 
@@ -104,6 +110,7 @@ function featureGet(ctx: CallContext): string {
 function featureRemove(ctx: CallContext): null {
   if (!Object.hasOwn(ctx.dest.features, ctx.arg)) throw exc.featureNotFound(ctx.dest.name, ctx.arg);
   delete ctx.dest.features[ctx.arg];
+  if (ctx.arg === 'preload-dispvm-max') preloadMaxChanged(ctx, undefined, true);
   return null;
 }
 

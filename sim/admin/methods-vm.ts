@@ -4,16 +4,9 @@
  */
 import { enforceArg, method, type CallContext, type MethodSpec } from './api.ts';
 import { exc, QubesApiError, UnhandledServerError } from './errors.ts';
-import {
-  addNewVm,
-  createDisposable,
-  killVm,
-  removeVm,
-  shutdownVm,
-  startVm,
-  type NewVm,
-} from './lifecycle.ts';
+import { addNewVm, killVm, removeVm, shutdownVm, startVm, type NewVm } from './lifecycle.ts';
 import { ascii, isAscii, validateLabelName, validateVmName } from './names.ts';
+import { afterUnpause, fillPreload, fromAppvm } from './preload.ts';
 import { getValue, getVmRef } from './properties.ts';
 import type { VmClass } from './state.ts';
 import { poolUsage } from './storage.ts';
@@ -96,15 +89,24 @@ async function vmCreate(ctx: CallContext, allowPool: boolean): Promise<null> {
   return null;
 }
 
-async function vmCreateDisposable(ctx: CallContext): Promise<string> {
+async function vmCreateDisposable(ctx: CallContext): Promise<string | null> {
   enforceArg(ctx, ['', 'preload'], "'', 'preload'");
   const payload = ascii(ctx.payload);
   if (ctx.payload.length > 0 && payload !== 'uuid')
     throw exc.protocol("Invalid payload, expected empty string or 'uuid'");
-  if (ctx.arg === 'preload') throw exc.generic('Preloaded disposables are not simulated');
   const appvm =
     ctx.dest.name === 'dom0' ? getVmRef(ctx.model, { kind: 'vm', vm: ctx.src }, 'default_dispvm') : ctx.dest;
-  const dispvm = await createDisposable(ctx, appvm);
+  if (!appvm) throw new UnhandledServerError("'NoneType' object has no attribute 'name'");
+  if (getValue(ctx.model, { kind: 'vm', vm: appvm }, 'template_for_dispvms') !== true)
+    throw exc.value(
+      `template for disposable (${appvm.name}) needs to be an AppVM with template_for_dispvms=True`,
+    );
+  if (ctx.arg === 'preload') {
+    // The preload-dispvm-start event, awaited: the reply comes once the gaps are filled.
+    await fillPreload(ctx, appvm);
+    return null;
+  }
+  const dispvm = await fromAppvm(ctx, appvm);
   for (const tag of [`created-by-${ctx.src.name}`, `disp-created-by-${ctx.src.name}`])
     if (!dispvm.tags.includes(tag)) dispvm.tags.push(tag);
   await ctx.save();
@@ -141,7 +143,31 @@ async function vmUnpause(ctx: CallContext): Promise<null> {
   const vm = ctx.dest;
   if (vm.powerState !== 'Paused') throw exc.vmNotPaused(vm.name);
   vm.powerState = 'Running';
-  return Promise.resolve(null);
+  await afterUnpause(ctx, vm);
+  return null;
+}
+
+/**
+ * admin.vm.CurrentState (vm_current_state): `mem=KiB mem_static_max=KiB cputime=NS power_state=S`
+ * in that order. A simulated qube holds its initial memory and burns no guest CPU time.
+ */
+function vmCurrentState(ctx: CallContext): string {
+  const vm = ctx.dest;
+  const holder = { kind: 'vm', vm } as const;
+  const kib = (name: string): number => {
+    const value = getValue(ctx.model, holder, name);
+    return typeof value === 'number' ? value * 1024 : 0;
+  };
+  const active = vm.klass === 'AdminVM' || ctx.model.isActive(vm);
+  const state = {
+    mem: active ? kib('memory') : 0,
+    mem_static_max: active ? kib('maxmem') : 0,
+    cputime: 0,
+    power_state: vm.powerState,
+  };
+  return Object.entries(state)
+    .map(([key, value]) => `${key}=${value}`)
+    .join(' ');
 }
 
 function labelArg(ctx: CallContext) {
@@ -213,6 +239,7 @@ export const VM_METHODS: ReadonlyArray<[string, MethodSpec, string?]> = [
     }),
   ],
   ['admin.vm.Pause', method(false, false, null, true, vmPause)],
+  ['admin.vm.CurrentState', method(false, false, null, false, vmCurrentState)],
   ['admin.vm.Unpause', method(false, false, null, true, vmUnpause)],
   [
     'admin.label.List',

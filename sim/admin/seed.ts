@@ -41,6 +41,9 @@ function templateFeatures(
     qrexec: '1',
     gui: '1',
     os: 'Linux',
+    // What a Qubes 4.3 template's agent reports (qubes.FeaturesRequest); preloading needs both.
+    'supported-rpc.qubes.WaitForRunningSystem': '1',
+    'supported-rpc.qubes.WaitForSession': '1',
     'template-name': name,
     'template-epoch': '0',
     'template-version': '4.3.0',

@@ -7,6 +7,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import type { DisposableTiming } from '../../sim/admin/disposables.ts';
 import { seedState, startAdminDaemon, type AdminDaemon } from '../../sim/admin/index.ts';
 
 export interface RawReply {
@@ -80,13 +81,16 @@ export interface SeededDaemon {
   close(): Promise<void>;
 }
 
-export async function seededDaemon(options: { logger?: Logger } = {}): Promise<SeededDaemon> {
+export async function seededDaemon(
+  options: { logger?: Logger; dispvmTiming?: DisposableTiming } = {},
+): Promise<SeededDaemon> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'tmpl-sim-admin-'));
   await seedState(dir);
   const daemon = await startAdminDaemon({
     dir,
     socketPath: path.join(dir, 'qubesd.sock'),
     logger: options.logger,
+    dispvmTiming: options.dispvmTiming ?? { startMs: 0, resumeMs: 0, cleanupMs: 0 },
   });
   return {
     dir,

@@ -55,6 +55,8 @@ describe('tmpl-sim up / down', () => {
     );
     expect(env.TMPL_MODE).toBe('dom0');
     expect(env.TMPL_SIM_DIR).toBe(dir);
+    // The release the simulator plays, as a real dom0 tells it.
+    expect(env.TMPL_RELEASEVER).toBe('4.3');
     expect(await ok(env.TMPL_QUBESD_SOCKET!, { method: 'admin.vm.List', dest: 'sys-firewall' })).toMatch(
       /^sys-firewall class=AppVM state=Halted/,
     );
@@ -111,5 +113,25 @@ describe('tmpl-sim up / down', () => {
     const socket = /^export TMPL_QUBESD_SOCKET=(\S+)$/m.exec(stdout)![1]!;
     expect(await ok(socket, { method: 'admin.vm.List', dest: 'up-tpl' })).toMatch(/^up-tpl class=TemplateVM/);
     await run(process.execPath, [TMPL_SIM, 'down', '--dir', dir]);
+  });
+
+  it('up takes the cost of starting a disposable from TMPL_SIM_DISPVM_START_MS in its environment', async () => {
+    const { stdout } = await run(process.execPath, [TMPL_SIM, 'up', '--dir', dir], {
+      env: { ...process.env, TMPL_SIM_DISPVM_START_MS: '500' },
+    });
+    try {
+      const socket = /^export TMPL_QUBESD_SOCKET=(\S+)$/m.exec(stdout)![1]!;
+      const disp = await ok(socket, { method: 'admin.vm.CreateDisposable' });
+      const before = Date.now();
+      await ok(socket, { method: 'admin.vm.Start', dest: disp });
+      // A lower bound only: a busy machine makes it longer, never shorter.
+      expect(Date.now() - before).toBeGreaterThanOrEqual(495);
+      expect(await ok(socket, { method: 'admin.vm.CurrentState', dest: disp })).toMatch(
+        / power_state=Running$/,
+      );
+      await ok(socket, { method: 'admin.vm.Kill', dest: disp });
+    } finally {
+      await run(process.execPath, [TMPL_SIM, 'down', '--dir', dir]);
+    }
   });
 });
