@@ -12,6 +12,9 @@
  *
  * Buffers: one decompressed chunk plus one header (at most CPIO_MAX_NAME_SIZE + 110 bytes).
  * File data streams through without being held.
+ *
+ * Over 300 lines: both layouts are one streaming reader sharing its buffer, padding and entry
+ * state.
  */
 import { ParseError, TmplError } from '../protocol/index.ts';
 import type { CpioErrorCode } from '../protocol/error-codes.ts';

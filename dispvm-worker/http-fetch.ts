@@ -6,6 +6,8 @@
  *
  * Buffers: at most the socket's own read buffer; each chunk is handed on as soon as it arrives,
  * and the response is not read while the consumer is busy (backpressure reaches the server).
+ *
+ * Over 300 lines: failover, resume and every transfer limit act on the same response loop.
  */
 import http from 'node:http';
 import https from 'node:https';

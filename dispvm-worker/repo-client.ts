@@ -3,6 +3,9 @@
  * the metalink's mirrors (checked against the hashes the metalink announces), the mirrorlist or
  * the baseurls; its detached signature when repo_gpgcheck is on (missing or bad is an error, not
  * a silent skip); primary checked against repomd's checksums; the qubes-template-* packages.
+ *
+ * Over 300 lines: the mirror, signature and checksum steps of one repository read form one
+ * sequence.
  */
 import * as openpgp from 'openpgp';
 import type { Logger } from 'pino';

@@ -6,6 +6,8 @@
  * carries one, the orchestrator reports it, and tests, `--json` consumers and the CLI's exit
  * statuses depend on it. Each code's meaning and exit status are in the catalogue
  * (orchestrator/error-catalogue.ts), from which docs/error-codes.md is generated.
+ *
+ * Over 300 lines: one list of every code, grouped by the module that raises it.
  */
 
 /** Byte streams read by the RPM parsers (protocol/byte-reader.ts). */

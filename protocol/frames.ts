@@ -8,6 +8,9 @@
  * the payload. Payloads are either JSON (UTF-8, validated by protocol/messages.ts) or raw bytes.
  *
  * Pure code: the decoder takes any (async) iterable of byte chunks, the encoder returns bytes.
+ *
+ * Over 300 lines: the encoder, the streaming decoder and the frame-order state machine
+ * (FrameSequence) share the frame layout and its limits.
  */
 import { ParseError } from './errors.ts';
 import {

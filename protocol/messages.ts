@@ -6,6 +6,9 @@
  *
  * Validation errors read `path.to.field: message` and surface as ParseError 'message.schema'
  * (or 'message.json' for bytes that are not UTF-8 JSON).
+ *
+ * Over 300 lines: every message of the protocol in one place, so that both sides read one
+ * contract.
  */
 import { z } from 'zod';
 import { ParseError } from './errors.ts';

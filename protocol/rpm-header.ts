@@ -11,6 +11,9 @@
  * tag >= 100, type 1..9, count within bounds, aligned offset inside the store, data that fits,
  * strings NUL-terminated inside the store, entries' data in index order without overlap, nothing
  * overlapping the region trailer. tmpl also refuses duplicate tags.
+ *
+ * Over 300 lines: every check rpm makes on a header, in rpm's order; the region checks depend on
+ * the entry checks' offsets.
  */
 import { ParseError } from './errors.ts';
 import type { RpmParseErrorCode } from './rpm-errors.ts';

@@ -9,6 +9,9 @@
  * offset order, then checks the end of the archive. Holes never materialise: consumers that need
  * every byte use `denseImageStream`. A consumer must iterate to the end: the end-of-archive checks
  * (no second member, no trailing garbage) run after the last data event.
+ *
+ * Over 300 lines: one streaming state machine over the tar's records; the header, pax and map
+ * parsers it calls have their own files.
  */
 import { ByteSource } from './byte-source.ts';
 import { ParseError } from './errors.ts';

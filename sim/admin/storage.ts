@@ -11,6 +11,8 @@
  *
  * Unlike a real file pool, whose size is the host filesystem's, each simulated pool has a
  * configured capacity so that imports can run out of space the way an LVM thin pool does.
+ *
+ * Over 300 lines: the two pool drivers share the volume files they model.
  */
 import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';

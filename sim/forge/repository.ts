@@ -3,6 +3,9 @@
  * repodata/repomd.xml indexing primary, filelists and other (each named SHA256-TYPE.xml[.EXT]),
  * an optional detached armoured signature repomd.xml.asc (what repo_gpgcheck verifies), and an
  * optional MirrorManager-style repomd.xml.metalink listing mirrors and repomd.xml's digests.
+ *
+ * Over 300 lines: repomd, primary, filelists, other, the signature and the metalink are written
+ * together, each indexing the others.
  */
 import { createHash } from 'node:crypto';
 import { copyFile, mkdir, readdir, rm, writeFile } from 'node:fs/promises';

@@ -19,8 +19,9 @@
  * no such service; 125 for any other failure (qrexec's QREXEC_EXIT_PROBLEM).
  *
  * The daemon is one class (SimQrexecDaemon) holding its sockets, calls and disposables in private
- * fields; how a service is launched is in service-launch.ts. Over 300 lines: the options and the
- * class are one unit a reader needs together.
+ * fields; how a service is launched is in service-launch.ts.
+ *
+ * Over 300 lines: the options and the class are one unit a reader needs together.
  */
 import fs from 'node:fs';
 import net from 'node:net';

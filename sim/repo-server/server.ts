@@ -2,6 +2,8 @@
  * A static file server for package repositories on 127.0.0.1, with HTTP Range and HEAD, and
  * per-path fault injection so tests can play slow, broken or hostile mirrors (two servers, two
  * mirrors, each with its own faults).
+ *
+ * Over 300 lines: the file server and its per-path faults act on the same request handling.
  */
 import { createReadStream } from 'node:fs';
 import { readFile, rm, stat } from 'node:fs/promises';
