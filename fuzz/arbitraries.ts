@@ -24,7 +24,7 @@ import { concatBytes } from './target.ts';
 
 const encoder = new TextEncoder();
 /** The worker operation a `frames` input's first byte selects (modulo the length). */
-export const WORKER_OPS: readonly WorkerOp[] = ['fetch', 'unpack', 'query', 'download', 'header'];
+export const WORKER_OPS: readonly WorkerOp[] = ['fetch', 'unpack', 'query', 'download', 'header', 'hello'];
 /** The JSON frame type a `messages` input's first byte selects (modulo the length). */
 export const JSON_TYPES = [...JSON_FRAME_TYPES] as JsonFrameType[];
 
@@ -47,9 +47,11 @@ function legalOrder(op: WorkerOp, files: number, dataFrames: number, progress: n
     case 'header':
       body.push('HEAD');
       break;
+    case 'hello':
+      break;
   }
   const withProgress = [...body];
-  for (let i = 0; i < progress && op !== 'query'; i++)
+  for (let i = 0; i < progress && op !== 'query' && op !== 'hello'; i++)
     withProgress.splice(1 + (i % withProgress.length), 0, 'PROGRESS');
   return ['HELLO', ...withProgress, 'END'];
 }
