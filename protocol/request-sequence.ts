@@ -51,7 +51,9 @@ export class RequestSequence {
     if (n >= MAX_REQUESTS_PER_SESSION) {
       return `a session answers at most ${MAX_REQUESTS_PER_SESSION} requests`;
     }
-    if (this.complete) return `no request may follow ${this.#ops.at(-1)} (one package or hello per session)`;
+    const last = this.#ops.at(-1);
+    if (last === 'hello') return 'no request may follow hello (hello is alone in its session)';
+    if (this.complete) return `no request may follow ${last} (one package per session)`;
     if (n > 0 && op === 'query') return 'query comes first in a session';
     if (n > 0 && op === 'unpack') return 'unpack is the only request of its session';
     if (n > 0 && op === 'hello') return 'hello is the only request of its session';

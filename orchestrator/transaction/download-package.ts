@@ -23,8 +23,8 @@ import type { App } from '../cli/context.ts';
 import { OrchestratorError } from '../errors.ts';
 import type { ExpectedPackage } from '../verify/receive-template.ts';
 import { verifyHead } from '../verify/package-head.ts';
-import { startWorker } from '../worker/session.ts';
-import { sendRequest, workerFailure } from '../worker/request.ts';
+import { startWorker, type WorkerSession } from '../worker/session.ts';
+import { workerFailure } from '../worker/request.ts';
 
 export interface DownloadTarget extends ExpectedPackage {
   readonly repoid: string;
@@ -50,18 +50,22 @@ export async function downloadPackage(
   repos: readonly RepoConfig[],
   keys: readonly PublicKey[],
   target: DownloadTarget,
-  options: { dir: string; nogpgcheck: boolean },
+  options: { dir: string; nogpgcheck: boolean; session?: WorkerSession | undefined },
 ): Promise<{ path: string; resumedFrom: number; bytes: number }> {
   const final = path.join(options.dir, downloadFileName(target));
   const partial = `${final}.part`;
   const existing = await sizeOf(partial);
-  const session = await startWorker({
-    env: app.env,
-    admin: app.admin,
-    placement: app.placement,
-    log: app.log,
-    signal: app.signal,
-  });
+  // The worker that listed the repositories, when the caller kept it (one disposable for both
+  // requests, protocol/request-sequence.ts); this function owns it from here and closes it.
+  const session =
+    options.session ??
+    (await startWorker({
+      env: app.env,
+      admin: app.admin,
+      placement: app.placement,
+      log: app.log,
+      signal: app.signal,
+    }));
   let out: ReturnType<typeof createWriteStream> | undefined;
   let writeError: Error | undefined;
   const onWriteError = (error: Error): void => {
@@ -215,14 +219,14 @@ interface HeadAndPayload {
  */
 async function askHead(
   app: App,
-  session: Awaited<ReturnType<typeof startWorker>>,
+  session: WorkerSession,
   repos: readonly RepoConfig[],
   target: DownloadTarget,
   partialPath: string,
   existing: number,
 ): Promise<HeadAndPayload> {
   const resumeFrom = existing > 0 ? await payloadBytesIn(partialPath, existing) : 0;
-  await sendRequest(session.stdin, {
+  const { reply, sent } = session.exchange({
     protocol: 1,
     op: 'download',
     releasever: app.releasever,
@@ -236,7 +240,9 @@ async function askHead(
     },
     ...(resumeFrom > 0 ? { resumeFrom } : {}),
   });
-  const frames = decodeFrames(session.stdout, { sequence: new FrameSequence('download') })[
+  // A request the worker never read shows as its missing reply: the frames tell what went wrong.
+  sent.catch(() => {});
+  const frames = decodeFrames(reply, { sequence: new FrameSequence('download') })[
     Symbol.asyncIterator
   ]();
   let headBytes: Uint8Array | undefined;

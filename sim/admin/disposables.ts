@@ -25,7 +25,6 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import type { CallContext } from './api.ts';
 import { exc } from './errors.ts';
 import type { QubesModel } from './model.ts';
 import { getValue } from './properties.ts';
@@ -170,7 +169,10 @@ export function isPreload(model: QubesModel, dispvms: Disposables, vm: VmState):
 const TRUE = '1';
 
 /** on_feature_pre_set_preload_dispvm_max: the template must be able to tell it finished booting. */
-export function checkPreloadMax(ctx: CallContext, value: string): void {
+export function checkPreloadMax(
+  ctx: { readonly dest: VmState; readonly model: QubesModel },
+  value: string,
+): void {
   // The handler belongs to DVMTemplateMixin: AppVM and StandaloneVM.
   if (ctx.dest.klass !== 'AppVM' && ctx.dest.klass !== 'StandaloneVM') return;
   const withTemplate = (feature: string): string | undefined => {

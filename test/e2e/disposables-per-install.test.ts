@@ -3,9 +3,9 @@
  * admin.vm.CreateDisposable calls it answered), through the real `tmpl` CLI: one for an install
  * (the worker that lists the repositories fetches the package too, protocol/request-sequence.ts),
  * one per template when several are installed at once, none for a template already installed;
- * and the one worker reads the repository metadata once for both requests.
+ * and the one worker reads the repository metadata once for both requests. `download` alike.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -97,6 +97,23 @@ describe('disposables per install', () => {
     'reinstalls through one disposable (the listing decides the version)',
     async () => {
       expect((await counted(['reinstall', '--skip-start', '--yes', 'one-a'])).disposables).toBe(1);
+    },
+    STEP_TIMEOUT,
+  );
+
+  it(
+    'downloads a package through one disposable, two packages through one each',
+    async () => {
+      const downloads = path.join(dir, 'downloads');
+      const one = await counted(['download', '--downloaddir', downloads, 'one-a']);
+      expect(one).toEqual({ disposables: 1, repomd: 1 });
+      const two = await counted(['download', '--downloaddir', downloads, 'one-b', 'one-c']);
+      expect(two.disposables).toBe(2);
+      expect((await readdir(downloads)).sort()).toEqual([
+        expect.stringMatching(/^qubes-template-one-a-.*\.rpm$/),
+        expect.stringMatching(/^qubes-template-one-b-.*\.rpm$/),
+        expect.stringMatching(/^qubes-template-one-c-.*\.rpm$/),
+      ]);
     },
     STEP_TIMEOUT,
   );

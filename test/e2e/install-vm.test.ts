@@ -15,6 +15,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { SCENARIO_REPO_ID, type Scenario, type ScenarioTemplate } from '../../sim/scenario.ts';
 import {
   RUN_TIMEOUT_MS,
+  disposablesAfterCleanup,
   expectFailure,
   expectSuccess,
   fileSha256,
@@ -106,6 +107,8 @@ describe('tmpl in a management VM', () => {
       expect(jsonOf(run).templates).toMatchObject([
         { template: NAME, status: 'installed', evr: '0:4.3.0-1' },
       ]);
+      // The @dispvm is removed by qrexec after the call returned: wait for it, then compare.
+      expect(await disposablesAfterCleanup(qubes)).toEqual([]);
       expect(await qubes.vmNames()).toEqual([...before, NAME].sort());
       expect(await fileSha256(await qubes.volumePath(NAME, 'root'))).toBe(await imageSha256(v1.image));
       const features = await qubes.features(NAME);

@@ -57,6 +57,13 @@ describe('RequestSequence', () => {
     refused(['unpack', 'query'], /one package per session/);
   });
 
+  it('keeps hello alone: nothing before it, nothing after it', () => {
+    expect(accepts(['hello']).complete).toBe(true);
+    refused(['query', 'hello'], /hello is the only request/);
+    refused(['hello', 'query'], /hello is alone in its session/);
+    refused(['hello', 'fetch'], /hello is alone in its session/);
+  });
+
   it('refuses any request beyond the maximum', () => {
     refused(['query', 'fetch', 'query'], new RegExp(`at most ${MAX_REQUESTS_PER_SESSION} requests`));
   });

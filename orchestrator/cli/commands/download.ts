@@ -39,24 +39,33 @@ export const downloadCommand: Command = {
     let warnings: readonly QueryWarning[] = [];
     const results = await withLock(app.lockFile, async () => {
       const repos = await loadRepos(app, args);
-      const query = await queryRepos(app, repos);
+      const query = await queryRepos(app, repos, { keep: true });
+      // The first package goes to the worker that listed the repositories (one disposable).
+      let kept = query.session;
       warnings = query.warnings;
-      reportQueryWarnings(ctx.stderr, flag(args, 'json'), warnings);
-      const chosen = chooseEach(args.positionals, candidates(query.packages));
-      const queue = new PQueue({ concurrency: DOWNLOAD_CONCURRENCY });
-      const download = async (c: (typeof chosen)[number]) => {
-        const repo = repos.worker.find((r) => r.id === c.repoid)!;
-        const nogpgcheck = flag(args, 'nogpgcheck') || !repo.gpgcheck;
-        const keys = repos.keys.get(c.repoid) ?? [];
-        const done = await downloadPackage(app, repos.worker, keys, c, { dir, nogpgcheck });
-        return {
-          template: c.templateName,
-          path: done.path,
-          resumedFrom: done.resumedFrom,
-          bytes: done.bytes,
+      try {
+        reportQueryWarnings(ctx.stderr, flag(args, 'json'), warnings);
+        const chosen = chooseEach(args.positionals, candidates(query.packages));
+        const queue = new PQueue({ concurrency: DOWNLOAD_CONCURRENCY });
+        const download = async (c: (typeof chosen)[number]) => {
+          const repo = repos.worker.find((r) => r.id === c.repoid)!;
+          const nogpgcheck = flag(args, 'nogpgcheck') || !repo.gpgcheck;
+          const keys = repos.keys.get(c.repoid) ?? [];
+          const session = kept;
+          kept = undefined;
+          // The repositories as the query sent them (minRevision included): the worker reuses their metadata.
+          const done = await downloadPackage(app, query.repos, keys, c, { dir, nogpgcheck, session });
+          return {
+            template: c.templateName,
+            path: done.path,
+            resumedFrom: done.resumedFrom,
+            bytes: done.bytes,
+          };
         };
-      };
-      return Promise.all(chosen.map((c) => queue.add(() => download(c))));
+        return await Promise.all(chosen.map((c) => queue.add(() => download(c))));
+      } finally {
+        await kept?.close();
+      }
     });
     if (flag(args, 'json'))
       ctx.stdout.write(JSON.stringify({ command: 'download', ok: true, packages: results, warnings }) + '\n');

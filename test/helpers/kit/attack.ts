@@ -12,7 +12,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { SigningKey } from '../../../sim/forge/index.ts';
 import { createScenario, type Scenario, type ScenarioTemplate } from '../../../sim/scenario.ts';
-import { disposables, importLeftovers, lockIsFree, Qubes } from './qubes-view.ts';
+import { disposablesAfterCleanup, importLeftovers, lockIsFree, Qubes } from './qubes-view.ts';
 import { expectFailure, runTmpl, RUN_TIMEOUT_MS, type TmplRun } from './run.ts';
 import { lyingWorker, setWorkerService, type ServiceEntry } from './services.ts';
 import { plantTemplate, smallTemplate } from './templates.ts';
@@ -49,7 +49,7 @@ export async function snapshot(scenario: Scenario, template?: string): Promise<S
 
 /** No disposable, no temporary import volume, and the operation lock free. */
 export async function expectNoLeftovers(scenario: Scenario): Promise<void> {
-  expect(await disposables(Qubes.of(scenario))).toEqual([]);
+  expect(await disposablesAfterCleanup(Qubes.of(scenario))).toEqual([]);
   expect(await importLeftovers(scenario)).toEqual([]);
   expect(lockIsFree(scenario)).toBe(true);
 }

@@ -153,6 +153,23 @@ export async function disposables(qubes: Qubes): Promise<string[]> {
     .map((v) => v.name);
 }
 
+/** How long qrexec may take to remove a `@dispvm` after its call ended (it does so after replying). */
+export const DISPOSABLE_CLEANUP_WAIT_MS = 15_000;
+
+/**
+ * The disposables left once cleanup had its time: a `@dispvm` call returns to its caller before
+ * qrexec kills and removes the disposable (as on Qubes), so a check right after a run waits for
+ * that, up to DISPOSABLE_CLEANUP_WAIT_MS. A disposable that leaked never goes and is returned.
+ */
+export async function disposablesAfterCleanup(qubes: Qubes): Promise<string[]> {
+  const deadline = Date.now() + DISPOSABLE_CLEANUP_WAIT_MS;
+  for (;;) {
+    const left = await disposables(qubes);
+    if (left.length === 0 || Date.now() >= deadline) return left;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 /**
  * Files a volume import leaves in the simulator's pools while it runs (sim/admin/storage.ts:
  * `<vid>-import.img`), as full paths; after a run, none may be left. Takes the scenario or the
