@@ -242,9 +242,7 @@ async function askHead(
   });
   // A request the worker never read shows as its missing reply: the frames tell what went wrong.
   sent.catch(() => {});
-  const frames = decodeFrames(reply, { sequence: new FrameSequence('download') })[
-    Symbol.asyncIterator
-  ]();
+  const frames = decodeFrames(reply, { sequence: new FrameSequence('download') })[Symbol.asyncIterator]();
   let headBytes: Uint8Array | undefined;
   for (;;) {
     const next = await frames.next();
