@@ -45,7 +45,7 @@ import {
   installedWorkerService,
   packageFile,
   readManifest,
-} from './package-kit.ts';
+} from '../helpers/package-kit.ts';
 
 const MiB = 1024 * 1024;
 /** After the SIGKILL: the guard (its own session) removes the half-made template and frees the lock. */

@@ -23,7 +23,7 @@ import {
   requirements,
   rpmEntries,
   type Manifest,
-} from './package-kit.ts';
+} from '../helpers/package-kit.ts';
 
 const run = promisify(execFile);
 
