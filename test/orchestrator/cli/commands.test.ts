@@ -6,30 +6,28 @@
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { commands } from '../../../orchestrator/cli/commands/index.ts';
 import { main } from '../../../orchestrator/cli/main.ts';
 import { parseArgs } from '../../../orchestrator/cli/arguments.ts';
-import { createScenario, SCENARIO_REPO_ID, type Scenario } from '../../../sim/scenario.ts';
+import { SCENARIO_REPO_ID } from '../../../sim/scenario.ts';
 import {
   expectFailure,
   expectSuccess,
   jsonOf,
   managedFeatures,
-  Qubes,
   runTmpl,
   RUN_TIMEOUT_MS,
+  useScenario,
 } from '../../helpers/kit/index.ts';
 
 const KiB = 1024;
 const NAME = 'fedora-cli';
 
-let scenario: Scenario;
-let qubes: Qubes;
 let twoRepos: string;
 
-beforeAll(async () => {
-  scenario = await createScenario({
+const world = useScenario(
+  {
     templates: [
       {
         name: NAME,
@@ -39,37 +37,34 @@ beforeAll(async () => {
         summary: 'CLI test template',
       },
     ],
-  });
-  qubes = Qubes.of(scenario);
-  await qubes.createTemplate(NAME, managedFeatures(NAME, { version: '4.3.0', release: '1' }));
-  twoRepos = path.join(scenario.dir, 'two.repo');
-  await writeFile(
-    twoRepos,
-    ['alpha', 'beta', 'gamma']
-      .map(
-        (id, i) =>
-          `[${id}]\nname=Repository ${id}\nenabled=${i === 0 ? 1 : 0}\nbaseurl=http://127.0.0.1:9/${id}/\ngpgcheck=0\n`,
-      )
-      .join('\n'),
-  );
-}, RUN_TIMEOUT_MS);
-
-afterAll(async () => {
-  await scenario?.close();
-});
+  },
+  async (scenario, qubes) => {
+    await qubes.createTemplate(NAME, managedFeatures(NAME, { version: '4.3.0', release: '1' }));
+    twoRepos = path.join(scenario.dir, 'two.repo');
+    await writeFile(
+      twoRepos,
+      ['alpha', 'beta', 'gamma']
+        .map(
+          (id, i) =>
+            `[${id}]\nname=Repository ${id}\nenabled=${i === 0 ? 1 : 0}\nbaseurl=http://127.0.0.1:9/${id}/\ngpgcheck=0\n`,
+        )
+        .join('\n'),
+    );
+  },
+);
 
 describe('exit codes and --json, commands that take the lock (one at a time)', () => {
   it(
     'install of an installed template: exit 0, "already installed", status already-installed',
     async () => {
-      const json = await runTmpl(scenario, ['install', '--json', NAME]);
+      const json = await runTmpl(world.scenario, ['install', '--json', NAME]);
       expectSuccess(json);
       expect(jsonOf(json)).toMatchObject({
         command: 'install',
         ok: true,
         templates: [{ template: NAME, status: 'already-installed' }],
       });
-      const human = await runTmpl(scenario, ['install', NAME]);
+      const human = await runTmpl(world.scenario, ['install', NAME]);
       expectSuccess(human);
       expect(human.stderr).toContain(`Template '${NAME}' already installed, skipping...`);
     },
@@ -80,7 +75,7 @@ describe('exit codes and --json, commands that take the lock (one at a time)', (
     'install/download/reinstall of an unknown template: exit 2, template.not-found',
     async () => {
       for (const command of ['install', 'download', 'reinstall']) {
-        const run = await runTmpl(scenario, [command, '--json', 'no-such-template']);
+        const run = await runTmpl(world.scenario, [command, '--json', 'no-such-template']);
         expectFailure(run, { code: 'template.not-found', exit: 2 });
         expect(jsonOf(run).command).toBe(command);
         expect(run.stderr).toContain("Template 'no-such-template' not found.");
@@ -92,7 +87,7 @@ describe('exit codes and --json, commands that take the lock (one at a time)', (
   it(
     'upgrade with nothing newer: exit 0, status skipped',
     async () => {
-      const run = await runTmpl(scenario, ['upgrade', '--json', '--yes', NAME]);
+      const run = await runTmpl(world.scenario, ['upgrade', '--json', '--yes', NAME]);
       expectSuccess(run);
       expect(jsonOf(run)).toMatchObject({ ok: true, templates: [{ template: NAME, status: 'skipped' }] });
     },
@@ -102,7 +97,7 @@ describe('exit codes and --json, commands that take the lock (one at a time)', (
   it(
     'downgrade of a template the repository does not have: exit 2, template.not-found',
     async () => {
-      expectFailure(await runTmpl(scenario, ['downgrade', '--json', 'debian-12-xfce']), {
+      expectFailure(await runTmpl(world.scenario, ['downgrade', '--json', 'debian-12-xfce']), {
         code: 'template.not-found',
         exit: 2,
       });
@@ -113,15 +108,15 @@ describe('exit codes and --json, commands that take the lock (one at a time)', (
   it(
     'remove/purge of no such VM: exit 2 template.not-found; of a VM that is no template: exit 2 usage',
     async () => {
-      expectFailure(await runTmpl(scenario, ['remove', '--json', 'no-such-vm']), {
+      expectFailure(await runTmpl(world.scenario, ['remove', '--json', 'no-such-vm']), {
         code: 'template.not-found',
         exit: 2,
       });
-      expectFailure(await runTmpl(scenario, ['purge', '--json', '--yes', 'no-such-vm']), {
+      expectFailure(await runTmpl(world.scenario, ['purge', '--json', '--yes', 'no-such-vm']), {
         code: 'template.not-found',
         exit: 2,
       });
-      expectFailure(await runTmpl(scenario, ['remove', '--json', 'work']), { code: 'usage', exit: 2 });
+      expectFailure(await runTmpl(world.scenario, ['remove', '--json', 'work']), { code: 'usage', exit: 2 });
     },
     RUN_TIMEOUT_MS,
   );
@@ -129,15 +124,15 @@ describe('exit codes and --json, commands that take the lock (one at a time)', (
   it(
     'clean and repolist --json',
     async () => {
-      const clean = await runTmpl(scenario, [
+      const clean = await runTmpl(world.scenario, [
         'clean',
         '--json',
         '--cachedir',
-        path.join(scenario.dir, 'cache'),
+        path.join(world.scenario.dir, 'cache'),
       ]);
       expectSuccess(clean);
       expect(jsonOf(clean)).toEqual({ command: 'clean', ok: true, removed: [] });
-      const repolist = await runTmpl(scenario, ['repolist', '--json']);
+      const repolist = await runTmpl(world.scenario, ['repolist', '--json']);
       expectSuccess(repolist);
       expect(jsonOf(repolist)).toEqual({
         command: 'repolist',
@@ -153,12 +148,12 @@ describe.concurrent('exit codes and --json, commands without the lock', () => {
   it(
     'list/info: --json has the envelope, no match is exit 2 template.not-found',
     async () => {
-      const list = await runTmpl(scenario, ['list', '--installed', '--json']);
+      const list = await runTmpl(world.scenario, ['list', '--installed', '--json']);
       expectSuccess(list);
       const json = jsonOf(list);
       expect(json).toMatchObject({ command: 'list', ok: true });
       expect((json.installed as { name: string }[]).map((t) => t.name)).toContain(NAME);
-      expectFailure(await runTmpl(scenario, ['info', '--installed', '--json', 'nothing-*']), {
+      expectFailure(await runTmpl(world.scenario, ['info', '--installed', '--json', 'nothing-*']), {
         code: 'template.not-found',
         exit: 2,
       });
@@ -169,7 +164,7 @@ describe.concurrent('exit codes and --json, commands without the lock', () => {
   it(
     'search --json: ranked results with their section headers',
     async () => {
-      const run = await runTmpl(scenario, ['search', '--json', 'cli']);
+      const run = await runTmpl(world.scenario, ['search', '--json', 'cli']);
       expectSuccess(run);
       expect(jsonOf(run)).toEqual({
         command: 'search',
@@ -185,10 +180,17 @@ describe.concurrent('exit codes and --json, commands without the lock', () => {
   it(
     'verify --json: a verdict per package, exit 1 and the failure code when one fails',
     async () => {
-      const good = scenario.packages[0]!.path;
-      const bad = path.join(scenario.dir, 'not-a-package.rpm');
+      const good = world.scenario.packages[0]!.path;
+      const bad = path.join(world.scenario.dir, 'not-a-package.rpm');
       await writeFile(bad, 'this is not an RPM package');
-      const run = await runTmpl(scenario, ['verify', '--json', '--keyring', scenario.keyPath, good, bad]);
+      const run = await runTmpl(world.scenario, [
+        'verify',
+        '--json',
+        '--keyring',
+        world.scenario.keyPath,
+        good,
+        bad,
+      ]);
       expect(run.exitCode).toBe(1);
       const json = jsonOf(run);
       expect(json.ok).toBe(false);
@@ -197,10 +199,16 @@ describe.concurrent('exit codes and --json, commands without the lock', () => {
         { path: bad, ok: false },
       ]);
       expect(json.error?.code).toMatch(/^[a-z0-9-]+(\.[a-z0-9-]+)+$/);
-      const ok = await runTmpl(scenario, ['verify', '--json', '--keyring', scenario.keyPath, good]);
+      const ok = await runTmpl(world.scenario, [
+        'verify',
+        '--json',
+        '--keyring',
+        world.scenario.keyPath,
+        good,
+      ]);
       expectSuccess(ok);
       expect(jsonOf(ok)).toMatchObject({ command: 'verify', ok: true });
-      expectFailure(await runTmpl(scenario, ['verify', '--json']), { code: 'usage', exit: 2 });
+      expectFailure(await runTmpl(world.scenario, ['verify', '--json']), { code: 'usage', exit: 2 });
     },
     RUN_TIMEOUT_MS,
   );
@@ -215,7 +223,7 @@ describe.concurrent('exit codes and --json, commands without the lock', () => {
         ['--json'],
         ['install', '--json'],
       ]) {
-        const run = await runTmpl(scenario, args);
+        const run = await runTmpl(world.scenario, args);
         expectFailure(run, { code: 'usage', exit: 2 });
       }
     },
@@ -225,8 +233,8 @@ describe.concurrent('exit codes and --json, commands without the lock', () => {
   it(
     'no Admin API: exit 2, code qubes.no-admin-api',
     async () => {
-      const run = await runTmpl(scenario, ['list', '--installed', '--json'], {
-        env: { TMPL_QUBESD_SOCKET: path.join(scenario.dir, 'no-such.sock') },
+      const run = await runTmpl(world.scenario, ['list', '--installed', '--json'], {
+        env: { TMPL_QUBESD_SOCKET: path.join(world.scenario.dir, 'no-such.sock') },
       });
       expectFailure(run, { code: 'qubes.no-admin-api', exit: 2 });
     },
@@ -238,15 +246,15 @@ describe.concurrent('options', () => {
   it(
     'global options before and after the command give the same result',
     async () => {
-      const before = await runTmpl(scenario, [...scenario.args, '--json', 'repolist', '--all'], {
+      const before = await runTmpl(world.scenario, [...world.scenario.args, '--json', 'repolist', '--all'], {
         bare: true,
       });
-      const after = await runTmpl(scenario, ['repolist', '--all', ...scenario.args, '--json'], {
+      const after = await runTmpl(world.scenario, ['repolist', '--all', ...world.scenario.args, '--json'], {
         bare: true,
       });
       const mixed = await runTmpl(
-        scenario,
-        ['--repo-files', scenario.repoFile, 'repolist', '--releasever', '4.2', '--all', '--json'],
+        world.scenario,
+        ['--repo-files', world.scenario.repoFile, 'repolist', '--releasever', '4.2', '--all', '--json'],
         { bare: true },
       );
       expectSuccess(before);
@@ -260,10 +268,14 @@ describe.concurrent('options', () => {
     '--enablerepo/--disablerepo/--repoid apply in command-line order',
     async () => {
       const enabled = async (...selectors: string[]): Promise<string[]> => {
-        const run = await runTmpl(scenario, ['repolist', '--json', '--repo-files', twoRepos, ...selectors], {
-          bare: true,
-          env: { TMPL_RELEASEVER: '4.2' },
-        });
+        const run = await runTmpl(
+          world.scenario,
+          ['repolist', '--json', '--repo-files', twoRepos, ...selectors],
+          {
+            bare: true,
+            env: { TMPL_RELEASEVER: '4.2' },
+          },
+        );
         expectSuccess(run);
         return (jsonOf(run).repos as { id: string }[]).map((r) => r.id);
       };
@@ -283,7 +295,7 @@ describe.concurrent('options', () => {
       expect(e).toEqual(['beta', 'gamma']);
       // and refuses --repoid with --disablerepo
       const both = await runTmpl(
-        scenario,
+        world.scenario,
         ['repolist', '--json', '--repo-files', twoRepos, '--repoid=gamma', '--disablerepo=alpha'],
         { bare: true, env: { TMPL_RELEASEVER: '4.2' } },
       );

@@ -13,18 +13,18 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createScenario, type Scenario, type ScenarioTemplate } from '../../../sim/scenario.ts';
+import { describe, expect, it } from 'vitest';
+import type { ScenarioTemplate } from '../../../sim/scenario.ts';
 import {
   expectFailure,
   expectSuccess,
   jsonOf,
   MiB,
-  Qubes,
   runTmpl,
   RUN_TIMEOUT_MS,
   setServices,
   simState,
+  useScenario,
 } from '../../helpers/kit/index.ts';
 
 const KiB = 1024;
@@ -58,20 +58,11 @@ const HOSTILE: ScenarioTemplate = {
   license: 'MIT',
 };
 
-let scenario: Scenario;
-let qubes: Qubes;
 let home: string;
 
-beforeAll(async () => {
-  scenario = await createScenario({ templates: [TEMPLATE, HOSTILE] });
-  qubes = Qubes.of(scenario);
+const world = useScenario({ templates: [TEMPLATE, HOSTILE] }, (scenario) => {
   home = path.join(scenario.dir, 'home');
-}, RUN_TIMEOUT_MS);
-
-afterAll(async () => {
-  await scenario?.close();
 });
-
 /** Every file below `dir`. */
 async function filesUnder(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
@@ -83,17 +74,21 @@ describe('defects of qvm-template that tmpl does not have', () => {
     'a pool without room for the image: pool.no-space before anything is created (#8876, #7223)',
     async () => {
       // fill the simulated 1 GiB pool2 but for 64 KiB (allocated blocks count as usage)
-      const filler = path.join(scenario.sim.env.TMPL_SIM_DIR!, 'pools', 'pool2', 'filler.img');
+      const filler = path.join(world.scenario.sim.env.TMPL_SIM_DIR!, 'pools', 'pool2', 'filler.img');
       const fallocate = spawn('fallocate', ['-l', String(1024 * MiB - 64 * KiB), filler]);
       expect((await once(fallocate, 'close'))[0]).toBe(0);
       try {
-        const before = await qubes.vmNames();
-        const run = await runTmpl(scenario, ['install', '--json', '--skip-start', '--pool', 'pool2', NAME], {
-          env: { HOME: home, XDG_CACHE_HOME: path.join(home, '.cache') },
-        });
+        const before = await world.qubes.vmNames();
+        const run = await runTmpl(
+          world.scenario,
+          ['install', '--json', '--skip-start', '--pool', 'pool2', NAME],
+          {
+            env: { HOME: home, XDG_CACHE_HOME: path.join(home, '.cache') },
+          },
+        );
         expectFailure(run, { code: 'pool.no-space' });
         expect(jsonOf(run).error?.message).toMatch(/pool 'pool2' has \d+ bytes free/);
-        expect(await qubes.vmNames()).toEqual(before);
+        expect(await world.qubes.vmNames()).toEqual(before);
       } finally {
         await rm(filler, { force: true });
       }
@@ -104,7 +99,7 @@ describe('defects of qvm-template that tmpl does not have', () => {
   it(
     'a failed qubes.PostInstall is an error exit and leaves no half-made template (#10184); no package is cached',
     async () => {
-      await setServices(scenario, {
+      await setServices(world.scenario, {
         [NAME]: {
           'qubes.PostInstall': {
             argv: [process.execPath, '-e', 'process.stderr.write("post-install broke\\n"); process.exit(3)'],
@@ -112,17 +107,17 @@ describe('defects of qvm-template that tmpl does not have', () => {
         },
       });
       try {
-        const before = await qubes.vmNames();
-        const run = await runTmpl(scenario, ['install', '--json', NAME], {
+        const before = await world.qubes.vmNames();
+        const run = await runTmpl(world.scenario, ['install', '--json', NAME], {
           env: { HOME: home, XDG_CACHE_HOME: path.join(home, '.cache') },
         });
         expectFailure(run, { code: 'template.post-install' });
-        expect(await qubes.vmNames()).toEqual(before);
+        expect(await world.qubes.vmNames()).toEqual(before);
         // the package went through the disposable only: nothing kept in this domain
         expect(await filesUnder(home)).toEqual([]);
-        expect((await filesUnder(scenario.dir)).filter((f) => f.endsWith('.rpm.part'))).toEqual([]);
+        expect((await filesUnder(world.scenario.dir)).filter((f) => f.endsWith('.rpm.part'))).toEqual([]);
       } finally {
-        await setServices(scenario, {});
+        await setServices(world.scenario, {});
       }
     },
     RUN_TIMEOUT_MS,
@@ -131,13 +126,15 @@ describe('defects of qvm-template that tmpl does not have', () => {
   it(
     'repository metadata signatures are enforced (#7414): a tampered repomd.xml is refused',
     async () => {
-      scenario.server.setFaults([{ path: '/repodata/repomd.xml', fault: { kind: 'corrupt', offset: 60 } }]);
+      world.scenario.server.setFaults([
+        { path: '/repodata/repomd.xml', fault: { kind: 'corrupt', offset: 60 } },
+      ]);
       try {
-        const run = await runTmpl(scenario, ['list', '--json', '--available']);
+        const run = await runTmpl(world.scenario, ['list', '--json', '--available']);
         expectFailure(run, { code: 'worker.reported-error' });
         expect(jsonOf(run).error?.message).toMatch(/repomd/);
       } finally {
-        scenario.server.setFaults([]);
+        world.scenario.server.setFaults([]);
       }
     },
     RUN_TIMEOUT_MS,
@@ -147,8 +144,8 @@ describe('defects of qvm-template that tmpl does not have', () => {
     'a licence with spaces is kept whole in every listing form',
     async () => {
       const [mr, json] = await Promise.all([
-        runTmpl(scenario, ['info', '--available', '--machine-readable', NAME]),
-        runTmpl(scenario, ['info', '--available', '--machine-readable-json', NAME]),
+        runTmpl(world.scenario, ['info', '--available', '--machine-readable', NAME]),
+        runTmpl(world.scenario, ['info', '--available', '--machine-readable-json', NAME]),
       ]);
       expectSuccess(mr);
       expectSuccess(json);
@@ -164,10 +161,10 @@ describe('defects of qvm-template that tmpl does not have', () => {
     'control characters and bidi overrides in repository text never reach the terminal',
     async () => {
       const runs = await Promise.all([
-        runTmpl(scenario, ['info', '--available', 'escapes']),
-        runTmpl(scenario, ['list', '--available', 'escapes']),
-        runTmpl(scenario, ['search', '--all', 'Line']),
-        runTmpl(scenario, ['info', '--available', '--machine-readable', 'escapes']),
+        runTmpl(world.scenario, ['info', '--available', 'escapes']),
+        runTmpl(world.scenario, ['list', '--available', 'escapes']),
+        runTmpl(world.scenario, ['search', '--all', 'Line']),
+        runTmpl(world.scenario, ['info', '--available', '--machine-readable', 'escapes']),
       ]);
       for (const run of runs) {
         expectSuccess(run);
@@ -182,12 +179,12 @@ describe('defects of qvm-template that tmpl does not have', () => {
   it(
     'remove refuses a VM tmpl does not manage',
     async () => {
-      await qubes.createTemplate('not-from-a-package');
-      const before = simState(scenario);
-      expectFailure(await runTmpl(scenario, ['remove', '--json', '--yes', 'not-from-a-package']), {
+      await world.qubes.createTemplate('not-from-a-package');
+      const before = simState(world.scenario);
+      expectFailure(await runTmpl(world.scenario, ['remove', '--json', '--yes', 'not-from-a-package']), {
         code: 'template.not-managed',
       });
-      expect(simState(scenario)).toBe(before);
+      expect(simState(world.scenario)).toBe(before);
     },
     RUN_TIMEOUT_MS,
   );
@@ -197,15 +194,15 @@ describe('defects of qvm-template that tmpl does not have', () => {
     async () => {
       const holder: ChildProcess = spawn(
         'flock',
-        [scenario.env.TMPL_LOCK_FILE!, 'sh', '-c', 'echo held; exec sleep 600'],
+        [world.scenario.env.TMPL_LOCK_FILE!, 'sh', '-c', 'echo held; exec sleep 600'],
         { stdio: ['ignore', 'pipe', 'inherit'], detached: true },
       );
       try {
         await once(holder.stdout!, 'data');
         const runs = await Promise.all([
-          runTmpl(scenario, ['download', '--json', '--downloaddir', scenario.dir, NAME]),
-          runTmpl(scenario, ['remove', '--json', '--yes', 'not-from-a-package']),
-          runTmpl(scenario, ['purge', '--json', '--yes', 'not-from-a-package']),
+          runTmpl(world.scenario, ['download', '--json', '--downloaddir', world.scenario.dir, NAME]),
+          runTmpl(world.scenario, ['remove', '--json', '--yes', 'not-from-a-package']),
+          runTmpl(world.scenario, ['purge', '--json', '--yes', 'not-from-a-package']),
         ]);
         for (const run of runs) expectFailure(run, { code: 'lock.held' });
       } finally {

@@ -11,20 +11,20 @@ import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createScenario, type Scenario, type ScenarioTemplate } from '../../../sim/scenario.ts';
+import { describe, expect, it } from 'vitest';
+import type { ScenarioTemplate } from '../../../sim/scenario.ts';
 import {
   expectFailure,
   expectSuccess,
   jsonOf,
   MiB,
-  Qubes,
   runTmpl,
   RUN_TIMEOUT_MS,
   startTmpl,
   disposables as simDisposables,
   importLeftovers as simImportLeftovers,
   lockIsFree as scenarioLockIsFree,
+  useScenario,
 } from '../../helpers/kit/index.ts';
 
 const NAME = 'fedora-interrupt';
@@ -47,27 +47,18 @@ const TEMPLATE: ScenarioTemplate = {
   partSize: MiB,
 };
 
-let scenario: Scenario;
-let qubes: Qubes;
 let rpmPath: string;
 let rpmSize: number;
 let rpmSha: string;
 
-beforeAll(async () => {
-  scenario = await createScenario({ templates: [TEMPLATE] });
-  qubes = Qubes.of(scenario);
+const world = useScenario({ templates: [TEMPLATE] }, async (scenario) => {
   const forged = scenario.packages[0]!;
   rpmPath = `/${path.basename(forged.path)}`;
   rpmSize = forged.size;
   rpmSha = createHash('sha256')
     .update(await readFile(forged.path))
     .digest('hex');
-}, RUN_TIMEOUT_MS);
-
-afterAll(async () => {
-  await scenario?.close();
 });
-
 async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
@@ -76,9 +67,9 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 
   }
 }
 
-const disposables = (): Promise<string[]> => simDisposables(qubes);
-const importLeftovers = (): Promise<string[]> => simImportLeftovers(scenario);
-const lockIsFree = (): boolean => scenarioLockIsFree(scenario);
+const disposables = (): Promise<string[]> => simDisposables(world.qubes);
+const importLeftovers = (): Promise<string[]> => simImportLeftovers(world.scenario);
+const lockIsFree = (): boolean => scenarioLockIsFree(world.scenario);
 
 async function fileSize(file: string): Promise<number> {
   return stat(file).then(
@@ -91,13 +82,13 @@ describe('interrupted download', () => {
   it(
     'killed half-way, the next run resumes with a Range request and ends with the verified package',
     async () => {
-      const dir = path.join(scenario.dir, 'downloads');
+      const dir = path.join(world.scenario.dir, 'downloads');
       const part = path.join(dir, `qubes-template-${NAME}-0:4.3.0-1.rpm.part`);
-      scenario.server.setFaults([{ path: rpmPath, fault: SLOW }]);
-      const first = startTmpl(scenario, ['download', '--json', '--downloaddir', dir, NAME]);
+      world.scenario.server.setFaults([{ path: rpmPath, fault: SLOW }]);
+      const first = startTmpl(world.scenario, ['download', '--json', '--downloaddir', dir, NAME]);
       await waitFor('a partial download', async () => (await fileSize(part)) > MiB);
       // a second tmpl while the first holds the lock
-      const other = await runTmpl(scenario, ['remove', '--json', '--yes', 'debian-12-xfce']);
+      const other = await runTmpl(world.scenario, ['remove', '--json', '--yes', 'debian-12-xfce']);
       expectFailure(other, { code: 'lock.held' });
       expect(other.stderr).toContain('Perhaps another instance of tmpl or qvm-template is running?');
       first.kill('SIGKILL');
@@ -105,15 +96,15 @@ describe('interrupted download', () => {
       const kept = await fileSize(part);
       expect(kept).toBeGreaterThan(MiB);
       expect(kept).toBeLessThan(rpmSize);
-      scenario.server.setFaults([]);
+      world.scenario.server.setFaults([]);
       await waitFor('the lock to be released', () => Promise.resolve(lockIsFree()), SETTLE_MS);
 
-      const logged = scenario.server.requests.length;
-      const second = await runTmpl(scenario, ['download', '--json', '--downloaddir', dir, NAME]);
+      const logged = world.scenario.server.requests.length;
+      const second = await runTmpl(world.scenario, ['download', '--json', '--downloaddir', dir, NAME]);
       expectSuccess(second);
       const result = jsonOf(second).packages as { path: string; resumedFrom: number }[];
       expect(result[0]!.resumedFrom).toBeGreaterThan(0);
-      const fetches = scenario.server.requests.slice(logged).filter((r) => r.path === rpmPath);
+      const fetches = world.scenario.server.requests.slice(logged).filter((r) => r.path === rpmPath);
       expect(fetches.some((r) => r.range !== null && /^bytes=[1-9]\d*-/.test(r.range))).toBe(true);
       const sent = fetches.reduce((sum, r) => sum + r.bytesSent, 0);
       expect(sent).toBeLessThan(rpmSize);
@@ -139,18 +130,20 @@ describe('interrupted install', () => {
       // The install's one disposable (it lists, then fetches) running: registered right after
       // its creation; a disposable still being created is the gap above.
       async () => {
-        const disposable = (await qubes.vms()).filter((v) => v.klass === 'DispVM');
+        const disposable = (await world.qubes.vms()).filter((v) => v.klass === 'DispVM');
         return disposable.length === 1 && disposable.every((v) => v.state === 'Running');
       },
     ],
     [
       'while fetching the package (its request under way)',
       () =>
-        Promise.resolve(scenario.server.requests.some((r) => r.path === rpmPath && r.bytesSent > 256 * 1024)),
+        Promise.resolve(
+          world.scenario.server.requests.some((r) => r.path === rpmPath && r.bytesSent > 256 * 1024),
+        ),
     ],
     [
       'while importing the root volume (template VM created)',
-      async () => (await qubes.vmNames()).includes(NAME) && (await importLeftovers()).length > 0,
+      async () => (await world.qubes.vmNames()).includes(NAME) && (await importLeftovers()).length > 0,
     ],
   ];
 
@@ -158,27 +151,27 @@ describe('interrupted install', () => {
     it(
       `killed ${stage}: no VM, no import volume, no disposable, no lock left`,
       async () => {
-        const vmsBefore = await qubes.vmNames();
-        scenario.server.requests.length = 0;
-        scenario.server.setFaults([{ path: rpmPath, fault: SLOW }]);
-        const run = startTmpl(scenario, ['install', '--json', '--skip-start', NAME]);
+        const vmsBefore = await world.qubes.vmNames();
+        world.scenario.server.requests.length = 0;
+        world.scenario.server.setFaults([{ path: rpmPath, fault: SLOW }]);
+        const run = startTmpl(world.scenario, ['install', '--json', '--skip-start', NAME]);
         try {
           await waitFor(stage, reached);
         } finally {
           run.kill('SIGKILL');
           await run;
-          scenario.server.setFaults([]);
+          world.scenario.server.setFaults([]);
         }
         await waitFor(
           'the aftermath to settle',
           async () =>
             lockIsFree() &&
             (await disposables()).length === 0 &&
-            !(await qubes.vmNames()).includes(NAME) &&
+            !(await world.qubes.vmNames()).includes(NAME) &&
             (await importLeftovers()).length === 0,
           SETTLE_MS,
         ).catch(() => undefined);
-        expect(await qubes.vmNames()).toEqual(vmsBefore);
+        expect(await world.qubes.vmNames()).toEqual(vmsBefore);
         expect(await disposables()).toEqual([]);
         expect(await importLeftovers()).toEqual([]);
         expect(lockIsFree()).toBe(true);
@@ -191,7 +184,7 @@ describe('interrupted install', () => {
     'after the interruptions, the next install succeeds',
     async () => {
       await waitFor('the lock to be released', () => Promise.resolve(lockIsFree()), SETTLE_MS);
-      const run = await runTmpl(scenario, ['install', '--json', '--skip-start', NAME]);
+      const run = await runTmpl(world.scenario, ['install', '--json', '--skip-start', NAME]);
       expectSuccess(run);
       expect(jsonOf(run)).toMatchObject({ templates: [{ template: NAME, status: 'installed' }] });
       expect(await disposables()).toEqual([]);

@@ -15,14 +15,12 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { FaultRule } from '../../../sim/repo-server/index.ts';
-import { createScenario, type Scenario } from '../../../sim/scenario.ts';
 import {
   expectSuccess,
   jsonOf,
   MiB,
-  Qubes,
   runTmpl,
   runOnTerminal,
   RUN_TIMEOUT_MS,
@@ -34,6 +32,7 @@ import {
   disposables as simDisposables,
   importLeftovers as simImportLeftovers,
   lockIsFree as scenarioLockIsFree,
+  useScenario,
 } from '../../helpers/kit/index.ts';
 
 const NAME = 'fedora-signals';
@@ -59,12 +58,10 @@ const SIGNALS = [
   ['SIGHUP', 129],
 ] as const;
 
-let scenario: Scenario;
-let qubes: Qubes;
 let rpmPath: string;
 
-beforeAll(async () => {
-  scenario = await createScenario({
+const world = useScenario(
+  {
     templates: [
       {
         name: NAME,
@@ -82,19 +79,18 @@ beforeAll(async () => {
         image: { size: 4 * MiB, extents: [{ offset: 0, length: MiB, seed: `upgraded-${release}` }] },
       })),
     ],
-  });
-  qubes = Qubes.of(scenario);
-  rpmPath = `/${path.basename(scenario.packages[0]!.path)}`;
-  // The template the install creates gets a slow first boot.
-  await setServices(
-    scenario,
-    postInstallServices([NAME, UPGRADED], { TMPL_SIM_POST_INSTALL_DELAY_MS: String(POST_INSTALL_DELAY_MS) }),
-  );
-}, RUN_TIMEOUT_MS);
-
-afterAll(async () => {
-  await scenario?.close();
-});
+  },
+  async (scenario) => {
+    rpmPath = `/${path.basename(scenario.packages[0]!.path)}`;
+    // The template the install creates gets a slow first boot.
+    await setServices(
+      scenario,
+      postInstallServices([NAME, UPGRADED], {
+        TMPL_SIM_POST_INSTALL_DELAY_MS: String(POST_INSTALL_DELAY_MS),
+      }),
+    );
+  },
+);
 
 /** Waits until `check` holds while tmpl runs; tmpl ending first is a failure of the test. */
 async function waitFor(what: string, check: () => Promise<boolean>, run: { ended?: TmplRun }): Promise<void> {
@@ -109,14 +105,14 @@ async function waitFor(what: string, check: () => Promise<boolean>, run: { ended
   }
 }
 
-const disposables = (): Promise<string[]> => simDisposables(qubes);
-const importLeftovers = (): Promise<string[]> => simImportLeftovers(scenario);
-const lockIsFree = (): boolean => scenarioLockIsFree(scenario);
+const disposables = (): Promise<string[]> => simDisposables(world.qubes);
+const importLeftovers = (): Promise<string[]> => simImportLeftovers(world.scenario);
+const lockIsFree = (): boolean => scenarioLockIsFree(world.scenario);
 
 type GroupResult = NonNullable<GroupRun['ended']>;
 
 /** tmpl in a process group of its own, as a shell starts a foreground job (see startTmplGroup). */
-const startGroup = (args: readonly string[]): GroupRun => startTmplGroup(scenario, args);
+const startGroup = (args: readonly string[]): GroupRun => startTmplGroup(world.scenario, args);
 
 interface Stage {
   readonly name: string;
@@ -131,31 +127,31 @@ const stages: readonly Stage[] = [
     args: ['--skip-start'],
     faults: () => [{ path: '/repodata/**', fault: { kind: 'stall', afterBytes: 0 } }],
     reached: async () =>
-      scenario.server.requests.some((r) => r.path.startsWith('/repodata/')) &&
-      (await qubes.vms()).some((v) => v.klass === 'DispVM' && v.state === 'Running'),
+      world.scenario.server.requests.some((r) => r.path.startsWith('/repodata/')) &&
+      (await world.qubes.vms()).some((v) => v.klass === 'DispVM' && v.state === 'Running'),
   },
   {
     name: 'fetching (package stalled, fetch disposable running)',
     args: ['--skip-start'],
     faults: () => [{ path: rpmPath, fault: { kind: 'stall', afterBytes: 64 } }],
-    reached: () => Promise.resolve(scenario.server.requests.some((r) => r.path === rpmPath)),
+    reached: () => Promise.resolve(world.scenario.server.requests.some((r) => r.path === rpmPath)),
   },
   {
     name: 'importing (template created, root volume import under way)',
     args: ['--skip-start'],
     faults: () => [{ path: rpmPath, fault: { kind: 'slow', bytesPerSecond: 256 * 1024 } }],
-    reached: async () => (await qubes.vmNames()).includes(NAME) && (await importLeftovers()).length > 0,
+    reached: async () => (await world.qubes.vmNames()).includes(NAME) && (await importLeftovers()).length > 0,
   },
   {
     name: 'post-install (template running qubes.PostInstall)',
     args: [],
     faults: () => [],
-    reached: async () => (await qubes.vms()).some((v) => v.name === NAME && v.state === 'Running'),
+    reached: async () => (await world.qubes.vms()).some((v) => v.name === NAME && v.state === 'Running'),
   },
 ];
 
 async function expectNothingLeft(vmsBefore: readonly string[]): Promise<void> {
-  expect(await qubes.vmNames()).toEqual(vmsBefore);
+  expect(await world.qubes.vmNames()).toEqual(vmsBefore);
   expect(await disposables()).toEqual([]);
   expect(await importLeftovers()).toEqual([]);
   expect(lockIsFree()).toBe(true);
@@ -177,10 +173,10 @@ describe('an install interrupted by a signal to its process group', () => {
       it(
         `${signal} while ${stage.name}: exit ${status}, interrupted, nothing left`,
         async () => {
-          const vmsBefore = await qubes.vmNames();
+          const vmsBefore = await world.qubes.vmNames();
           expect(vmsBefore).not.toContain(NAME);
-          scenario.server.requests.length = 0;
-          scenario.server.setFaults(stage.faults());
+          world.scenario.server.requests.length = 0;
+          world.scenario.server.setFaults(stage.faults());
           const run = startGroup(['install', '--json', ...stage.args, NAME]);
           let result: GroupResult;
           let took: number;
@@ -196,7 +192,7 @@ describe('an install interrupted by a signal to its process group', () => {
             ]);
             took = Date.now() - sent;
           } finally {
-            scenario.server.setFaults([]);
+            world.scenario.server.setFaults([]);
             killGroup(run.pid, 'SIGKILL');
           }
           // tmpl exited by itself, with the status a shell shows for that signal
@@ -218,9 +214,9 @@ describe('an install interrupted by a signal to its process group', () => {
   it(
     'SIGINT again and again during the cleanup and the exit does not abandon it',
     async () => {
-      const vmsBefore = await qubes.vmNames();
-      scenario.server.requests.length = 0;
-      scenario.server.setFaults(importing.faults());
+      const vmsBefore = await world.qubes.vmNames();
+      world.scenario.server.requests.length = 0;
+      world.scenario.server.setFaults(importing.faults());
       const run = startGroup(['install', '--json', ...importing.args, NAME]);
       let result: GroupResult;
       try {
@@ -234,7 +230,7 @@ describe('an install interrupted by a signal to its process group', () => {
           clearInterval(repeating);
         }
       } finally {
-        scenario.server.setFaults([]);
+        world.scenario.server.setFaults([]);
         killGroup(run.pid, 'SIGKILL');
       }
       // The status a shell shows: 130. tmpl exits with it itself, unless one of the repeats lands
@@ -251,9 +247,9 @@ describe('an install interrupted by a signal to its process group', () => {
   it(
     'SIGTERM to the group, then SIGKILL before tmpl is done: the guard, in its own session, finishes',
     async () => {
-      const vmsBefore = await qubes.vmNames();
-      scenario.server.requests.length = 0;
-      scenario.server.setFaults(importing.faults());
+      const vmsBefore = await world.qubes.vmNames();
+      world.scenario.server.requests.length = 0;
+      world.scenario.server.setFaults(importing.faults());
       const run = startGroup(['install', '--json', ...importing.args, NAME]);
       try {
         await waitFor(importing.name, importing.reached, run);
@@ -261,14 +257,14 @@ describe('an install interrupted by a signal to its process group', () => {
         process.kill(-run.pid, 'SIGKILL');
         await run.done;
       } finally {
-        scenario.server.setFaults([]);
+        world.scenario.server.setFaults([]);
       }
       const deadline = Date.now() + GUARD_SETTLE_MS;
       while (Date.now() < deadline) {
         if (
           lockIsFree() &&
           (await disposables()).length === 0 &&
-          !(await qubes.vmNames()).includes(NAME) &&
+          !(await world.qubes.vmNames()).includes(NAME) &&
           (await importLeftovers()).length === 0
         )
           break;
@@ -284,15 +280,15 @@ describe('an install interrupted by a signal to its process group', () => {
 describe('an upgrade interrupted after the new root volume was committed', () => {
   /** The committed image of a reflink volume (its `<vid>.img`). */
   async function rootSha256(): Promise<string> {
-    const vid = (await qubes.volumeInfo(UPGRADED, 'root')).vid;
-    const file = path.join(scenario.sim.env.TMPL_SIM_DIR!, 'pools', REFLINK_POOL, `${vid}.img`);
+    const vid = (await world.qubes.volumeInfo(UPGRADED, 'root')).vid;
+    const file = path.join(world.scenario.sim.env.TMPL_SIM_DIR!, 'pools', REFLINK_POOL, `${vid}.img`);
     return createHash('sha256').update(readFileSync(file)).digest('hex');
   }
 
   it(
     'SIGINT while the upgraded template runs qubes.PostInstall: exit 130, the old root volume and features are back',
     async () => {
-      const install = await runTmpl(scenario, [
+      const install = await runTmpl(world.scenario, [
         'install',
         '--skip-start',
         '--pool',
@@ -302,15 +298,15 @@ describe('an upgrade interrupted after the new root volume was committed', () =>
       ]);
       expectSuccess(install);
       const rootBefore = await rootSha256();
-      const vmsBefore = await qubes.vmNames();
-      expect(await qubes.feature(UPGRADED, 'template-release')).toBe('1');
+      const vmsBefore = await world.qubes.vmNames();
+      expect(await world.qubes.feature(UPGRADED, 'template-release')).toBe('1');
 
       const run = startGroup(['upgrade', '--yes', '--json', UPGRADED]);
       let result: GroupResult;
       try {
         await waitFor(
           'the upgraded template running qubes.PostInstall',
-          async () => (await qubes.vms()).some((v) => v.name === UPGRADED && v.state === 'Running'),
+          async () => (await world.qubes.vms()).some((v) => v.name === UPGRADED && v.state === 'Running'),
           run,
         );
         process.kill(-run.pid, 'SIGINT');
@@ -322,8 +318,8 @@ describe('an upgrade interrupted after the new root volume was committed', () =>
       expect(jsonOf(result).error?.code).toBe('interrupted');
       // the transaction undid the upgrade: the old image, the old version's features, halted
       expect(await rootSha256()).toBe(rootBefore);
-      expect(await qubes.feature(UPGRADED, 'template-release')).toBe('1');
-      expect((await qubes.vms()).find((v) => v.name === UPGRADED)?.state).toBe('Halted');
+      expect(await world.qubes.feature(UPGRADED, 'template-release')).toBe('1');
+      expect((await world.qubes.vms()).find((v) => v.name === UPGRADED)?.state).toBe('Halted');
       await expectNothingLeft(vmsBefore);
     },
     RUN_TIMEOUT_MS,
@@ -334,11 +330,11 @@ describe('Ctrl-C at a confirmation prompt on a terminal', () => {
   it(
     'reinstall answered with Ctrl-C: exit 130, interrupted, the prepared disposable killed, the lock free',
     async () => {
-      expectSuccess(await runTmpl(scenario, ['install', '--json', '--skip-start', NAME]));
-      const vmsBefore = await qubes.vmNames();
+      expectSuccess(await runTmpl(world.scenario, ['install', '--json', '--skip-start', NAME]));
+      const vmsBefore = await world.qubes.vmNames();
       expect(vmsBefore).toContain(NAME);
       // readline reads the terminal raw: Ctrl-C arrives as the byte 0x03, not as a signal.
-      const run = await runOnTerminal(scenario, ['reinstall', '--json', NAME], ['\x03']);
+      const run = await runOnTerminal(world.scenario, ['reinstall', '--json', NAME], ['\x03']);
       expect(run.prompts).toBe(1);
       expect(run.exitCode, run.stdout).toBe(130);
       expect(run.stdout).toContain('"code":"interrupted"');

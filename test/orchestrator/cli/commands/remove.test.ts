@@ -6,55 +6,46 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createScenario, type Scenario } from '../../../../sim/scenario.ts';
+import { afterAll, describe, expect, it } from 'vitest';
 import {
   expectFailure,
   expectSuccess,
   jsonOf,
   managedFeatures,
-  Qubes,
   runTmpl,
   runOnTerminal,
   RUN_TIMEOUT_MS,
   simState,
+  useScenario,
 } from '../../../helpers/kit/index.ts';
 
-let scenario: Scenario;
-let qubes: Qubes;
+const world = useScenario({ templates: [] });
 
 async function managed(name: string): Promise<void> {
-  await qubes.createTemplate(name, managedFeatures(name, { version: '4.3.0', release: '1' }));
+  await world.qubes.createTemplate(name, managedFeatures(name, { version: '4.3.0', release: '1' }));
 }
-
-beforeAll(async () => {
-  scenario = await createScenario({ templates: [] });
-  qubes = Qubes.of(scenario);
-}, RUN_TIMEOUT_MS);
-
-afterAll(async () => {
-  await scenario?.close();
-});
-
 describe('remove', () => {
   it(
     'refuses a template tmpl does not manage unless --force',
     async () => {
-      await qubes.createTemplate('hand-made');
+      await world.qubes.createTemplate('hand-made');
       // a clone keeps the template-name feature of its origin: not managed either
-      await qubes.createTemplate('renamed', managedFeatures('original-name', { version: '1', release: '1' }));
+      await world.qubes.createTemplate(
+        'renamed',
+        managedFeatures('original-name', { version: '1', release: '1' }),
+      );
       for (const name of ['hand-made', 'renamed']) {
-        const before = simState(scenario);
-        const run = await runTmpl(scenario, ['remove', '--json', name]);
+        const before = simState(world.scenario);
+        const run = await runTmpl(world.scenario, ['remove', '--json', name]);
         expectFailure(run, { code: 'template.not-managed', exit: 1 });
         expect(run.stderr).toContain('use --force');
-        expect(simState(scenario)).toBe(before);
+        expect(simState(world.scenario)).toBe(before);
       }
       expectSuccess(
-        await runTmpl(scenario, ['remove', '--json', '--yes', '--force', 'hand-made', 'renamed']),
+        await runTmpl(world.scenario, ['remove', '--json', '--yes', '--force', 'hand-made', 'renamed']),
       );
-      expect(await qubes.vmNames()).not.toContain('hand-made');
-      expect(await qubes.vmNames()).not.toContain('renamed');
+      expect(await world.qubes.vmNames()).not.toContain('hand-made');
+      expect(await world.qubes.vmNames()).not.toContain('renamed');
     },
     RUN_TIMEOUT_MS,
   );
@@ -63,15 +54,15 @@ describe('remove', () => {
     'refuses while in use and lists the users; --dry-run shows the plan; --disassoc re-points them to a dummy',
     async () => {
       await managed('tpl-used');
-      await qubes.createAppVm('app-one', 'tpl-used');
-      await qubes.createAppVm('app-two', 'tpl-used');
-      const before = simState(scenario);
-      const refused = await runTmpl(scenario, ['remove', '--json', 'tpl-used']);
+      await world.qubes.createAppVm('app-one', 'tpl-used');
+      await world.qubes.createAppVm('app-two', 'tpl-used');
+      const before = simState(world.scenario);
+      const refused = await runTmpl(world.scenario, ['remove', '--json', 'tpl-used']);
       expectFailure(refused, { code: 'qubes.vm-in-use', exit: 1 });
       expect(jsonOf(refused).error?.message).toContain('app-one (template), app-two (template)');
-      expect(simState(scenario)).toBe(before);
+      expect(simState(world.scenario)).toBe(before);
 
-      const dry = await runTmpl(scenario, ['remove', '--disassoc', '--dry-run', 'tpl-used']);
+      const dry = await runTmpl(world.scenario, ['remove', '--disassoc', '--dry-run', 'tpl-used']);
       expectSuccess(dry);
       expect(dry.stdout).toBe(
         [
@@ -82,15 +73,15 @@ describe('remove', () => {
           '',
         ].join('\n'),
       );
-      expect(simState(scenario)).toBe(before);
+      expect(simState(world.scenario)).toBe(before);
 
-      const run = await runTmpl(scenario, ['remove', '--disassoc', '--yes', '--json', 'tpl-used']);
+      const run = await runTmpl(world.scenario, ['remove', '--disassoc', '--yes', '--json', 'tpl-used']);
       expectSuccess(run);
       expect(jsonOf(run)).toMatchObject({ command: 'remove', ok: true, remove: ['tpl-used'] });
-      expect(await qubes.vmNames()).not.toContain('tpl-used');
-      expect(await qubes.property('app-one', 'template')).toBe('dummy');
-      expect(await qubes.property('app-two', 'template')).toBe('dummy');
-      expect(await qubes.feature('dummy', 'template-dummy')).toBe('1');
+      expect(await world.qubes.vmNames()).not.toContain('tpl-used');
+      expect(await world.qubes.property('app-one', 'template')).toBe('dummy');
+      expect(await world.qubes.property('app-two', 'template')).toBe('dummy');
+      expect(await world.qubes.feature('dummy', 'template-dummy')).toBe('1');
     },
     RUN_TIMEOUT_MS,
   );
@@ -101,17 +92,17 @@ describe('purge', () => {
     '--dry-run lists the template, every VM based on it and the global properties to reset; changes nothing',
     async () => {
       await managed('tpl-purge');
-      await qubes.createAppVm('purge-app', 'tpl-purge');
-      await qubes.createAppVm('purge-net-user', 'tpl-purge');
-      await qubes.setProperty('purge-app', 'provides_network', 'True');
-      await qubes.setProperty('purge-net-user', 'netvm', 'purge-app');
-      const before = simState(scenario);
-      const dry = await runTmpl(scenario, ['purge', '--dry-run', 'tpl-purge']);
+      await world.qubes.createAppVm('purge-app', 'tpl-purge');
+      await world.qubes.createAppVm('purge-net-user', 'tpl-purge');
+      await world.qubes.setProperty('purge-app', 'provides_network', 'True');
+      await world.qubes.setProperty('purge-net-user', 'netvm', 'purge-app');
+      const before = simState(world.scenario);
+      const dry = await runTmpl(world.scenario, ['purge', '--dry-run', 'tpl-purge']);
       expectSuccess(dry);
       expect(dry.stdout).toBe(
         ['would remove purge-net-user', 'would remove purge-app', 'would remove tpl-purge', ''].join('\n'),
       );
-      expect(simState(scenario)).toBe(before);
+      expect(simState(world.scenario)).toBe(before);
     },
     RUN_TIMEOUT_MS,
   );
@@ -119,13 +110,13 @@ describe('purge', () => {
   it(
     'without a terminal and without --yes: refuses at once (exit 1, code cancelled), changes nothing',
     async () => {
-      const before = simState(scenario);
+      const before = simState(world.scenario);
       const started = Date.now();
-      const run = await runTmpl(scenario, ['purge', '--json', 'tpl-purge']);
+      const run = await runTmpl(world.scenario, ['purge', '--json', 'tpl-purge']);
       expectFailure(run, { code: 'cancelled', exit: 1 });
       expect(run.stderr).toContain('run with --yes');
       expect(Date.now() - started).toBeLessThan(60_000);
-      expect(simState(scenario)).toBe(before);
+      expect(simState(world.scenario)).toBe(before);
     },
     RUN_TIMEOUT_MS,
   );
@@ -133,13 +124,13 @@ describe('purge', () => {
   it(
     'on a terminal asks three times; "no" at the third question changes nothing',
     async () => {
-      const before = simState(scenario);
-      const run = await runOnTerminal(scenario, ['purge', 'tpl-purge'], ['y', 'y', 'n']);
+      const before = simState(world.scenario);
+      const run = await runOnTerminal(world.scenario, ['purge', 'tpl-purge'], ['y', 'y', 'n']);
       expect(run.prompts).toBe(3);
       expect(run.exitCode, run.stdout).toBe(1);
       expect(run.stdout).toContain('confirmation 3 of 3');
       expect(run.stdout).toContain('command cancelled.');
-      expect(simState(scenario)).toBe(before);
+      expect(simState(world.scenario)).toBe(before);
     },
     RUN_TIMEOUT_MS,
   );
@@ -147,10 +138,10 @@ describe('purge', () => {
   it(
     'on a terminal, three "yes" remove the template and its dependents',
     async () => {
-      const run = await runOnTerminal(scenario, ['purge', 'tpl-purge'], ['y', 'yes', 'Y']);
+      const run = await runOnTerminal(world.scenario, ['purge', 'tpl-purge'], ['y', 'yes', 'Y']);
       expect(run.prompts).toBe(3);
       expect(run.exitCode, run.stdout).toBe(0);
-      const names = await qubes.vmNames();
+      const names = await world.qubes.vmNames();
       for (const vm of ['tpl-purge', 'purge-app', 'purge-net-user']) expect(names).not.toContain(vm);
     },
     RUN_TIMEOUT_MS,
@@ -175,13 +166,13 @@ describe('the operation lock', () => {
     'while another process holds it (as qvm-template would), every changing command exits 1 with lock.held; list does not wait',
     async () => {
       // flock(1) on the same file is what qvm-template's fcntl.flock conflicts with
-      holder = spawn('flock', [scenario.env.TMPL_LOCK_FILE!, 'sh', '-c', 'echo held; exec sleep 600'], {
+      holder = spawn('flock', [world.scenario.env.TMPL_LOCK_FILE!, 'sh', '-c', 'echo held; exec sleep 600'], {
         stdio: ['ignore', 'pipe', 'inherit'],
         detached: true,
       });
       await once(holder.stdout!, 'data');
       await managed('tpl-locked');
-      const before = simState(scenario);
+      const before = simState(world.scenario);
       const runs = await Promise.all(
         [
           ['install', 'x'],
@@ -192,17 +183,17 @@ describe('the operation lock', () => {
           ['remove', 'tpl-locked'],
           ['purge', '--yes', 'tpl-locked'],
           ['clean'],
-        ].map(async (args) => [args[0], await runTmpl(scenario, [...args, '--json'])] as const),
+        ].map(async (args) => [args[0], await runTmpl(world.scenario, [...args, '--json'])] as const),
       );
       for (const [command, run] of runs) {
         expectFailure(run, { code: 'lock.held', exit: 1 });
         expect(jsonOf(run).command).toBe(command);
         expect(run.stderr).toContain('Cannot get lock on');
       }
-      expect(simState(scenario)).toBe(before);
-      expectSuccess(await runTmpl(scenario, ['list', '--installed', 'tpl-locked']));
+      expect(simState(world.scenario)).toBe(before);
+      expectSuccess(await runTmpl(world.scenario, ['list', '--installed', 'tpl-locked']));
       await release();
-      expectSuccess(await runTmpl(scenario, ['remove', '--yes', 'tpl-locked']));
+      expectSuccess(await runTmpl(world.scenario, ['remove', '--yes', 'tpl-locked']));
     },
     RUN_TIMEOUT_MS,
   );
