@@ -1,8 +1,12 @@
-/** A simulator with the real Admin API daemon and the qrexec daemon, for the qrexec tests. */
+/**
+ * A simulator with the real Admin API daemon and the qrexec daemon, for the qrexec tests; and
+ * useQrexecSim, which gives a test file one, with a fixtures folder for its services.
+ */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { seedState, startAdminDaemon, type AdminDaemon, type PowerHooks } from '../../sim/admin/index.ts';
 import { startQrexecDaemon, type QrexecDaemon, type QrexecDaemonOptions } from '../../sim/qrexec/index.ts';
 import { adminCall } from '../../sim/qrexec/admin-call.ts';
@@ -93,4 +97,51 @@ export function writeServiceTable(dir: string, vms: Record<string, Record<string
 /** Writes a test policy file into the simulator's runtime policy directory. */
 export function writePolicy(dir: string, name: string, text: string): void {
   fs.writeFileSync(path.join(dir, 'policy.d', name), text);
+}
+
+/** A file's simulator (startSim) and its fixtures folder; read them only within tests. */
+export interface QrexecWorld {
+  readonly sim: Sim;
+  readonly fixtures: string;
+  /** The environment the real clients need to find the simulator. */
+  readonly env: Record<string, string>;
+}
+
+/**
+ * Starts the simulator and makes a fixtures folder (named from `prefix`) before the file's tests,
+ * lets `setup` write the file's services and policy there, and removes both after the tests.
+ */
+export function useQrexecSim(
+  prefix: string,
+  setup: (sim: Sim, fixtures: string) => Promise<void> | void,
+  options: Partial<QrexecDaemonOptions> = {},
+): QrexecWorld {
+  let sim: Sim | undefined;
+  let fixtures: string | undefined;
+  let ready = false;
+  beforeAll(async () => {
+    sim = await startSim(options);
+    fixtures = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+    await setup(sim, fixtures);
+    ready = true;
+  });
+  afterAll(async () => {
+    await sim?.close();
+    if (fixtures) fs.rmSync(fixtures, { recursive: true, force: true });
+  });
+  const get = (): { sim: Sim; fixtures: string } => {
+    if (!ready || !sim || !fixtures) throw new Error('the simulator was not started');
+    return { sim, fixtures };
+  };
+  return {
+    get sim(): Sim {
+      return get().sim;
+    },
+    get fixtures(): string {
+      return get().fixtures;
+    },
+    get env(): Record<string, string> {
+      return { TMPL_SIM_DIR: get().sim.dir };
+    },
+  };
 }

@@ -1,20 +1,16 @@
 /** The qrexec daemon through the real client executables, with the real Admin API daemon. */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import {
   CLIENT_DOM0,
   CLIENT_VM,
   runClient,
-  startSim,
   writePolicy,
   writeServiceTable,
-  type Sim,
+  useQrexecSim,
 } from '../helpers/qrexec-helpers.ts';
 
-let sim: Sim;
-let fixtures: string;
 let env: Record<string, string>;
 
 const ECHO = `
@@ -33,9 +29,7 @@ function listNames(text: string): Map<string, string> {
   );
 }
 
-beforeAll(async () => {
-  sim = await startSim();
-  fixtures = fs.mkdtempSync(path.join(os.tmpdir(), 'qrx-fix-'));
+const world = useQrexecSim('qrx-fix-', (sim, fixtures) => {
   fs.writeFileSync(path.join(fixtures, 'echo.mjs'), ECHO);
   const echo = { argv: ['node', path.join(fixtures, 'echo.mjs')], readOnlyBinds: [fixtures] };
   writeServiceTable(sim.dir, {
@@ -58,11 +52,6 @@ beforeAll(async () => {
   env = { TMPL_SIM_DIR: sim.dir };
 });
 
-afterAll(async () => {
-  await sim?.close();
-  fs.rmSync(fixtures, { recursive: true, force: true });
-});
-
 describe('qrexec-client-vm', () => {
   test('a call policy refuses exits 126 with "Request refused"', async () => {
     const result = await runClient(CLIENT_VM, ['dom0', 'admin.vm.List'], env);
@@ -77,7 +66,7 @@ describe('qrexec-client-vm', () => {
   });
 
   test('a tagged management VM reaches the Admin API, as itself', async () => {
-    await sim.call('admin.vm.tag.Set', 'mgmt', 'tmpl-manager');
+    await world.sim.call('admin.vm.tag.Set', 'mgmt', 'tmpl-manager');
     const list = await runClient(CLIENT_VM, ['dom0', 'admin.vm.List'], env);
     expect(list.status).toBe(0);
     expect(list.stdout.subarray(0, 2).toString('latin1')).toBe('0\0');
@@ -91,7 +80,7 @@ describe('qrexec-client-vm', () => {
     );
     expect([created.status, created.stdout.toString('latin1')]).toEqual([0, '0\0']);
     // qubesd tags a new qube created-by-<source>: the call went out with mgmt as its source.
-    expect((await sim.call('admin.vm.tag.List', 'tmpl-made')).split('\n')).toContain('created-by-mgmt');
+    expect((await world.sim.call('admin.vm.tag.List', 'tmpl-made')).split('\n')).toContain('created-by-mgmt');
 
     // The requested target is the destination qubesd acts on.
     const prop = await runClient(CLIENT_VM, ['tmpl-made', 'admin.vm.property.Get+label'], env);
@@ -112,7 +101,7 @@ describe('qrexec-client-vm', () => {
       Buffer.concat([Buffer.from(`${size}\n`), data]),
     );
     expect([result.status, result.stdout.toString('latin1'), result.stderr]).toEqual([0, '0\0', '']);
-    const info = await sim.call('admin.vm.volume.Info', 'tmpl-made', 'root');
+    const info = await world.sim.call('admin.vm.volume.Info', 'tmpl-made', 'root');
     expect(info).toMatch(/^size=1048576$/m);
     const short = await runClient(
       CLIENT_VM,
@@ -124,18 +113,18 @@ describe('qrexec-client-vm', () => {
   });
 
   test('service argument, source, stdout, stderr and exit status are propagated; the target autostarts', async () => {
-    expect(listNames(await sim.call('admin.vm.List', 'dom0')).get('work')).toBe('Halted');
+    expect(listNames(await world.sim.call('admin.vm.List', 'dom0')).get('work')).toBe('Halted');
     const result = await runClient(CLIENT_VM, ['work', 'test.Echo+3'], env, 'payload bytes');
     expect(result.stdout.toString()).toBe('payload bytes');
     expect(result.stderr).toBe('arg=3 env=3 from=mgmt vm=work\n');
     expect(result.status).toBe(3);
-    expect(listNames(await sim.call('admin.vm.List', 'dom0')).get('work')).toBe('Running');
+    expect(listNames(await world.sim.call('admin.vm.List', 'dom0')).get('work')).toBe('Running');
     const plain = await runClient(CLIENT_VM, ['work', 'test.Echo'], env, '');
     expect([plain.status, plain.stderr]).toEqual([0, 'arg= env= from=mgmt vm=work\n']);
   });
 
   test('autostart=no refuses a halted target', async () => {
-    await sim.call('admin.vm.Kill', 'sys-net').catch(() => undefined);
+    await world.sim.call('admin.vm.Kill', 'sys-net').catch(() => undefined);
     const result = await runClient(CLIENT_VM, ['sys-net', 'test.Echo'], env);
     expect(result.status).toBe(126);
   });
@@ -165,13 +154,13 @@ describe('qrexec-client-vm', () => {
       writes.push(String(chunk));
       return true;
     });
-    writePolicy(sim.dir, '05-broken.policy', '# fine\ntest.Echo * mgmt work allow notify=maybe\n');
+    writePolicy(world.sim.dir, '05-broken.policy', '# fine\ntest.Echo * mgmt work allow notify=maybe\n');
     try {
       const result = await runClient(CLIENT_VM, ['work', 'test.Echo'], env);
       expect([result.status, result.stderr]).toEqual([126, 'Request refused\n']);
     } finally {
       spy.mockRestore();
-      fs.rmSync(path.join(sim.dir, 'policy.d', '05-broken.policy'));
+      fs.rmSync(path.join(world.sim.dir, 'policy.d', '05-broken.policy'));
     }
     expect(writes.join('')).toMatch(/policy error, call refused: .*05-broken\.policy:2: 'notify' is 'maybe'/);
     expect((await runClient(CLIENT_VM, ['work', 'test.Echo'], env)).status).toBe(0);
@@ -182,7 +171,7 @@ describe('qrexec-client-vm', () => {
     const invalid = await runClient(CLIENT_VM, ['work', 'bad/service'], env);
     expect(invalid.status).toBe(125);
     const nowhere = await runClient(CLIENT_VM, ['work', 'test.Echo'], {
-      TMPL_SIM_QREXEC_SOCKET: path.join(fixtures, 'none.sock'),
+      TMPL_SIM_QREXEC_SOCKET: path.join(world.fixtures, 'none.sock'),
     });
     expect(nowhere.status).toBe(125);
     expect(nowhere.stderr).toMatch(/cannot talk to the qrexec daemon/);
@@ -191,7 +180,7 @@ describe('qrexec-client-vm', () => {
 
 describe('qrexec-client (dom0)', () => {
   test('needs the target running, then runs the service without policy', async () => {
-    await sim.call('admin.vm.Kill', 'personal').catch(() => undefined);
+    await world.sim.call('admin.vm.Kill', 'personal').catch(() => undefined);
     const halted = await runClient(
       CLIENT_DOM0,
       ['-d', 'fedora-41-xfce', 'DEFAULT:QUBESRPC test.Echo+5 dom0'],
@@ -199,7 +188,7 @@ describe('qrexec-client (dom0)', () => {
     );
     expect(halted.status).toBe(125);
     expect(halted.stderr).toMatch(/not running/);
-    await sim.call('admin.vm.Start', 'fedora-41-xfce');
+    await world.sim.call('admin.vm.Start', 'fedora-41-xfce');
     const ran = await runClient(
       CLIENT_DOM0,
       ['-d', 'fedora-41-xfce', '-w', '30', 'DEFAULT:QUBESRPC test.Echo+5 dom0'],
@@ -223,7 +212,7 @@ describe('qrexec-client (dom0)', () => {
   });
 
   test('qubes.PostInstall reports features through qubes.FeaturesRequest, filtered as qubesd does', async () => {
-    writeServiceTable(sim.dir, {
+    writeServiceTable(world.sim.dir, {
       'fedora-41-xfce': {
         'qubes.PostInstall': {
           argv: ['node', '{repo}/sim/bin/sim-vm-services/qubes-post-install.mjs'],
@@ -236,7 +225,7 @@ describe('qrexec-client (dom0)', () => {
         },
       },
     });
-    const before = await sim.call('admin.vm.feature.Get', 'fedora-41-xfce', 'template-name');
+    const before = await world.sim.call('admin.vm.feature.Get', 'fedora-41-xfce', 'template-name');
     const result = await runClient(
       CLIENT_DOM0,
       ['-d', 'fedora-41-xfce', 'DEFAULT:QUBESRPC qubes.PostInstall dom0'],
@@ -244,10 +233,10 @@ describe('qrexec-client (dom0)', () => {
     );
     expect(result.status).toBe(0);
     expect(result.stderr).toMatch(/ignored feature requests: template-name/);
-    expect(await sim.call('admin.vm.feature.Get', 'fedora-41-xfce', 'os-distribution')).toBe('simdist');
-    expect(await sim.call('admin.vm.feature.Get', 'fedora-41-xfce', 'template-name')).toBe(before);
+    expect(await world.sim.call('admin.vm.feature.Get', 'fedora-41-xfce', 'os-distribution')).toBe('simdist');
+    expect(await world.sim.call('admin.vm.feature.Get', 'fedora-41-xfce', 'template-name')).toBe(before);
 
-    writeServiceTable(sim.dir, {
+    writeServiceTable(world.sim.dir, {
       'fedora-41-xfce': {
         'qubes.PostInstall': {
           argv: ['node', '{repo}/sim/bin/sim-vm-services/qubes-post-install.mjs'],
@@ -264,23 +253,25 @@ describe('qrexec-client (dom0)', () => {
   });
 
   test('qubes.PostInstall reports supported-rpc.NAME for each service the template has, and only those', async () => {
-    writeServiceTable(sim.dir, {});
+    writeServiceTable(world.sim.dir, {});
     const post = ['-d', 'fedora-41-xfce', 'DEFAULT:QUBESRPC qubes.PostInstall dom0'];
     expect((await runClient(CLIENT_DOM0, post, env)).status).toBe(0);
-    expect(await sim.call('admin.vm.feature.Get', 'fedora-41-xfce', 'supported-rpc.qubes.PostInstall')).toBe(
-      '1',
-    );
-    expect((await sim.call('admin.vm.feature.List', 'fedora-41-xfce')).split('\n')).not.toContain(
+    expect(
+      await world.sim.call('admin.vm.feature.Get', 'fedora-41-xfce', 'supported-rpc.qubes.PostInstall'),
+    ).toBe('1');
+    expect((await world.sim.call('admin.vm.feature.List', 'fedora-41-xfce')).split('\n')).not.toContain(
       'supported-rpc.tmpl.Worker',
     );
     // tmpl-worker installed in the template: its service file is there, and reported
-    writeServiceTable(sim.dir, { 'fedora-41-xfce': { 'tmpl.Worker': { argv: ['/bin/true'] } } });
+    writeServiceTable(world.sim.dir, { 'fedora-41-xfce': { 'tmpl.Worker': { argv: ['/bin/true'] } } });
     expect((await runClient(CLIENT_DOM0, post, env)).status).toBe(0);
-    expect(await sim.call('admin.vm.feature.Get', 'fedora-41-xfce', 'supported-rpc.tmpl.Worker')).toBe('1');
+    expect(await world.sim.call('admin.vm.feature.Get', 'fedora-41-xfce', 'supported-rpc.tmpl.Worker')).toBe(
+      '1',
+    );
     // removed again: qubesd drops the supported-rpc feature the next report leaves out
-    writeServiceTable(sim.dir, {});
+    writeServiceTable(world.sim.dir, {});
     expect((await runClient(CLIENT_DOM0, post, env)).status).toBe(0);
-    expect((await sim.call('admin.vm.feature.List', 'fedora-41-xfce')).split('\n')).not.toContain(
+    expect((await world.sim.call('admin.vm.feature.List', 'fedora-41-xfce')).split('\n')).not.toContain(
       'supported-rpc.tmpl.Worker',
     );
   });

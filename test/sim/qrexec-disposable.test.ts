@@ -1,22 +1,19 @@
 /** Disposables: created for a call, killed and removed when it ends, however it ends. */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { startQrexecDaemon } from '../../sim/qrexec/index.ts';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import {
   CLIENT_VM,
   runClient,
   startSim,
   writePolicy,
   writeServiceTable,
-  type Sim,
+  useQrexecSim,
 } from '../helpers/qrexec-helpers.ts';
 
-let sim: Sim;
-let fixtures: string;
-const env = (): Record<string, string> => ({ TMPL_SIM_DIR: sim.dir });
+const env = (): Record<string, string> => ({ TMPL_SIM_DIR: world.sim.dir });
 
 const SERVICE = `
 import { spawn } from 'node:child_process';
@@ -35,7 +32,7 @@ if (mode.startsWith('hang')) {
 `;
 
 async function dispvms(): Promise<string[]> {
-  const list = await sim.call('admin.vm.List', 'dom0');
+  const list = await world.sim.call('admin.vm.List', 'dom0');
   return list
     .split('\n')
     .filter((line) => line.includes('class=DispVM'))
@@ -67,9 +64,7 @@ function processesWith(marker: string): number[] {
   return found;
 }
 
-beforeAll(async () => {
-  sim = await startSim();
-  fixtures = fs.mkdtempSync(path.join(os.tmpdir(), 'qrx-disp-'));
+const world = useQrexecSim('qrx-disp-', (sim, fixtures) => {
   fs.writeFileSync(path.join(fixtures, 'svc.mjs'), SERVICE);
   writeServiceTable(sim.dir, {
     'debian-12-xfce': {
@@ -83,11 +78,6 @@ beforeAll(async () => {
   );
 });
 
-afterAll(async () => {
-  await sim?.close();
-  fs.rmSync(fixtures, { recursive: true, force: true });
-});
-
 test('a call to @dispvm runs in a new disposable of default_dispvm, removed after the call', async () => {
   expect(await dispvms()).toEqual([]);
   const first = await runClient(CLIENT_VM, ['@dispvm', 'test.Disp'], env());
@@ -98,7 +88,7 @@ test('a call to @dispvm runs in a new disposable of default_dispvm, removed afte
   expect(b).toMatch(/^disp\d+$/);
   expect(a).not.toBe(b);
   await waitFor(
-    async () => (await dispvms()).length === 0 && sim.qrexec.activeDisposables().length === 0,
+    async () => (await dispvms()).length === 0 && world.sim.qrexec.activeDisposables().length === 0,
     'clean-up',
   );
 });
@@ -108,7 +98,7 @@ test('the disposable is removed when the service crashes', async () => {
   expect(result.status).toBe(137);
   expect(result.stdout.toString()).toMatch(/^disp\d+\n$/);
   await waitFor(
-    async () => (await dispvms()).length === 0 && sim.qrexec.activeDisposables().length === 0,
+    async () => (await dispvms()).length === 0 && world.sim.qrexec.activeDisposables().length === 0,
     'clean-up',
   );
 });
@@ -128,15 +118,19 @@ test('the disposable and everything in it go when the caller is killed with SIGK
 
   child.kill('SIGKILL');
   await waitFor(
-    async () => (await dispvms()).length === 0 && sim.qrexec.activeDisposables().length === 0,
+    async () => (await dispvms()).length === 0 && world.sim.qrexec.activeDisposables().length === 0,
     'clean-up',
   );
   await waitFor(() => processesWith(`3600.${marker}`).length === 0, 'the sandbox to die');
 });
 
 test('stopping the daemon ends calls in progress and removes their disposables', async () => {
-  const socketPath = path.join(sim.dir, 'second-qrexec.sock');
-  const second = await startQrexecDaemon({ dir: sim.dir, adminSocketPath: sim.adminSocket, socketPath });
+  const socketPath = path.join(world.sim.dir, 'second-qrexec.sock');
+  const second = await startQrexecDaemon({
+    dir: world.sim.dir,
+    adminSocketPath: world.sim.adminSocket,
+    socketPath,
+  });
   const child = spawn(process.execPath, [CLIENT_VM, '@dispvm', 'test.Disp+hang0'], {
     env: { ...process.env, TMPL_SIM_QREXEC_SOCKET: socketPath },
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -161,14 +155,14 @@ test('stopVm kills the services running in a VM; the caller sees the service die
   child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
   const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
   await waitFor(() => out.includes('ready\n'), 'the service to start');
-  sim.qrexec.stopVm(out.split('\n')[0]!);
+  world.sim.qrexec.stopVm(out.split('\n')[0]!);
   expect(await closed).toBe(137);
   await waitFor(async () => (await dispvms()).length === 0, 'clean-up');
 });
 
 test('tmpl.Worker from a tmpl-manager runs the installed service file in a disposable (70-tmpl.policy)', async () => {
   expect((await runClient(CLIENT_VM, ['@dispvm', 'tmpl.Worker'], env())).status).toBe(126);
-  await sim.call('admin.vm.tag.Set', 'mgmt', 'tmpl-manager');
+  await world.sim.call('admin.vm.tag.Set', 'mgmt', 'tmpl-manager');
   try {
     // No request on stdin: the worker still greets with HELLO (frame type 0x10), then fails.
     const result = await runClient(CLIENT_VM, ['@dispvm', 'tmpl.Worker'], env());
@@ -177,7 +171,7 @@ test('tmpl.Worker from a tmpl-manager runs the installed service file in a dispo
     expect([126, 127, 125]).not.toContain(result.status);
     expect((await runClient(CLIENT_VM, ['work', 'tmpl.Worker'], env())).status).toBe(126);
   } finally {
-    await sim.call('admin.vm.tag.Remove', 'mgmt', 'tmpl-manager');
+    await world.sim.call('admin.vm.tag.Remove', 'mgmt', 'tmpl-manager');
   }
   await waitFor(async () => (await dispvms()).length === 0, 'clean-up');
 });
@@ -189,7 +183,7 @@ test('parallel calls get one disposable each, all removed', async () => {
   expect(results.map((r) => r.status)).toEqual([0, 0, 0, 0]);
   expect(new Set(results.map((r) => r.stdout.toString())).size).toBe(4);
   await waitFor(
-    async () => (await dispvms()).length === 0 && sim.qrexec.activeDisposables().length === 0,
+    async () => (await dispvms()).length === 0 && world.sim.qrexec.activeDisposables().length === 0,
     'clean-up',
   );
 });

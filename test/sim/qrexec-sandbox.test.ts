@@ -4,22 +4,19 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
+import { afterAll, describe, expect, test, vi } from 'vitest';
 import { startQrexecDaemon } from '../../sim/qrexec/index.ts';
 import { bubblewrapArgs, probeBubblewrap } from '../../sim/qrexec/sandbox.ts';
 import {
   CLIENT_VM,
   REPO,
   runClient,
-  startSim,
   writePolicy,
   writeServiceTable,
-  type Sim,
+  useQrexecSim,
 } from '../helpers/qrexec-helpers.ts';
 
 const MiB = 1024 * 1024;
-let sim: Sim;
-let fixtures: string;
 let server: http.Server;
 let port: number;
 let hostTmpMarker: string;
@@ -66,62 +63,62 @@ async function probe(socketPath?: string): Promise<Record<string, unknown>> {
   const result = await runClient(
     CLIENT_VM,
     ['@dispvm', 'test.Probe'],
-    socketPath ? { TMPL_SIM_QREXEC_SOCKET: socketPath } : { TMPL_SIM_DIR: sim.dir },
+    socketPath ? { TMPL_SIM_QREXEC_SOCKET: socketPath } : { TMPL_SIM_DIR: world.sim.dir },
   );
   expect([result.status, result.stderr]).toEqual([0, '']);
   return JSON.parse(result.stdout.toString()) as Record<string, unknown>;
 }
 
-beforeAll(async () => {
-  sim = await startSim({ sandboxTmpBytes: 8 * MiB });
-  fixtures = fs.mkdtempSync(path.join(os.tmpdir(), 'qrx-sbx-'));
-  fs.writeFileSync(path.join(fixtures, 'probe.mjs'), PROBE);
-  hostTmpMarker = path.join(os.tmpdir(), `qrx-host-marker-${process.pid}`);
-  fs.writeFileSync(hostTmpMarker, 'host');
-  server = http.createServer((_req, res) => res.end('served on the host'));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  port = (server.address() as { port: number }).port;
-  const stateFile = fs.readdirSync(sim.dir, { withFileTypes: true }).find((entry) => entry.isFile())!.name;
-  writeServiceTable(sim.dir, {
-    'debian-12-xfce': {
-      'test.Probe': {
-        argv: ['node', path.join(fixtures, 'probe.mjs')],
-        readOnlyBinds: [fixtures],
-        env: {
-          PROBE_PATHS: JSON.stringify({
-            simDir: sim.dir,
-            stateFile: path.join(sim.dir, stateFile),
-            adminSocket: sim.adminSocket,
-            hostTmpMarker,
-            repo: REPO,
-            port,
-          }),
+const world = useQrexecSim(
+  'qrx-sbx-',
+  async (sim, fixtures) => {
+    fs.writeFileSync(path.join(fixtures, 'probe.mjs'), PROBE);
+    hostTmpMarker = path.join(os.tmpdir(), `qrx-host-marker-${process.pid}`);
+    fs.writeFileSync(hostTmpMarker, 'host');
+    server = http.createServer((_req, res) => res.end('served on the host'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as { port: number }).port;
+    const stateFile = fs.readdirSync(sim.dir, { withFileTypes: true }).find((entry) => entry.isFile())!.name;
+    writeServiceTable(sim.dir, {
+      'debian-12-xfce': {
+        'test.Probe': {
+          argv: ['node', path.join(fixtures, 'probe.mjs')],
+          readOnlyBinds: [fixtures],
+          env: {
+            PROBE_PATHS: JSON.stringify({
+              simDir: sim.dir,
+              stateFile: path.join(sim.dir, stateFile),
+              adminSocket: sim.adminSocket,
+              hostTmpMarker,
+              repo: REPO,
+              port,
+            }),
+          },
         },
       },
-    },
-  });
-  writePolicy(
-    sim.dir,
-    '10-test.policy',
-    [
-      'test.Probe * mgmt @dispvm allow',
-      'admin.vm.List * @type:DispVM @adminvm allow target=dom0',
-      'admin.vm.property.Get * mgmt @adminvm allow target=dom0',
-      '',
-    ].join('\n'),
-  );
-});
+    });
+    writePolicy(
+      sim.dir,
+      '10-test.policy',
+      [
+        'test.Probe * mgmt @dispvm allow',
+        'admin.vm.List * @type:DispVM @adminvm allow target=dom0',
+        'admin.vm.property.Get * mgmt @adminvm allow target=dom0',
+        '',
+      ].join('\n'),
+    );
+  },
+  { sandboxTmpBytes: 8 * MiB },
+);
 
-afterAll(async () => {
+afterAll(() => {
   server?.close();
-  await sim?.close();
-  fs.rmSync(fixtures, { recursive: true, force: true });
   fs.rmSync(hostTmpMarker, { force: true });
 });
 
 describe.skipIf(!probeBubblewrap(REPO).available)('with bubblewrap', () => {
   test('a disposable sees none of the simulator, has a private bounded /tmp, reaches 127.0.0.1', async () => {
-    expect(sim.qrexec.sandboxed).toBe(true);
+    expect(world.sim.qrexec.sandboxed).toBe(true);
     const first = await probe();
     expect(first).toMatchObject({
       simDir: 'error:ENOENT',
@@ -149,10 +146,10 @@ describe.skipIf(!probeBubblewrap(REPO).available)('with bubblewrap', () => {
   });
 
   test('positive control: the same probe without the sandbox sees the state directory', async () => {
-    const socketPath = path.join(sim.dir, 'plain-qrexec.sock');
+    const socketPath = path.join(world.sim.dir, 'plain-qrexec.sock');
     const plain = await startQrexecDaemon({
-      dir: sim.dir,
-      adminSocketPath: sim.adminSocket,
+      dir: world.sim.dir,
+      adminSocketPath: world.sim.adminSocket,
       socketPath,
       sandbox: 'none',
     });
@@ -205,11 +202,11 @@ test('without a working bubblewrap: plain processes and a clear warning on stder
     writes.push(String(chunk));
     return true;
   });
-  const socketPath = path.join(sim.dir, 'nobwrap-qrexec.sock');
+  const socketPath = path.join(world.sim.dir, 'nobwrap-qrexec.sock');
   try {
     const daemon = await startQrexecDaemon({
-      dir: sim.dir,
-      adminSocketPath: sim.adminSocket,
+      dir: world.sim.dir,
+      adminSocketPath: world.sim.adminSocket,
       socketPath,
       bubblewrapPath: '/nonexistent/bwrap',
     });
@@ -221,8 +218,8 @@ test('without a working bubblewrap: plain processes and a clear warning on stder
   expect(writes.join('')).toMatch(/warning: bubblewrap unavailable .*WITHOUT isolation/);
   await expect(
     startQrexecDaemon({
-      dir: sim.dir,
-      adminSocketPath: sim.adminSocket,
+      dir: world.sim.dir,
+      adminSocketPath: world.sim.adminSocket,
       socketPath,
       sandbox: 'bubblewrap',
       bubblewrapPath: '/nonexistent/bwrap',

@@ -2,27 +2,21 @@
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import {
   CLIENT_VM,
   runClient,
-  startSim,
   writePolicy,
   writeServiceTable,
-  type Sim,
+  useQrexecSim,
 } from '../helpers/qrexec-helpers.ts';
 
 const MiB = 1024 * 1024;
 const TOTAL_MIB = 256;
-let sim: Sim;
-let fixtures: string;
 
-beforeAll(async () => {
-  sim = await startSim();
-  fixtures = fs.mkdtempSync(path.join(os.tmpdir(), 'qrx-stream-'));
+const world = useQrexecSim('qrx-stream-', (sim, fixtures) => {
   fs.writeFileSync(
     path.join(fixtures, 'both.mjs'),
     `const a = Buffer.alloc(${MiB}); for (let i = 0; i < a.length; i++) a[i] = (i * 7) & 255;
@@ -42,11 +36,6 @@ beforeAll(async () => {
   );
 });
 
-afterAll(async () => {
-  await sim?.close();
-  fs.rmSync(fixtures, { recursive: true, force: true });
-});
-
 function maxRssOf(pid: number, sink: { max: number }): NodeJS.Timeout {
   return setInterval(() => {
     try {
@@ -60,7 +49,7 @@ function maxRssOf(pid: number, sink: { max: number }): NodeJS.Timeout {
 
 test(`${TOTAL_MIB} MiB round trip: byte-exact, bounded memory, a stalled reader stalls the writer`, async () => {
   const child = spawn(process.execPath, [CLIENT_VM, 'work', 'test.Cat'], {
-    env: { ...process.env, TMPL_SIM_DIR: sim.dir },
+    env: { ...process.env, TMPL_SIM_DIR: world.sim.dir },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   const rss = { max: 0 };
@@ -118,7 +107,7 @@ test(`${TOTAL_MIB} MiB round trip: byte-exact, bounded memory, a stalled reader 
 });
 
 test('stdout and stderr are forwarded separately and binary-safe, with the exit status', async () => {
-  const result = await runClient(CLIENT_VM, ['work', 'test.Both'], { TMPL_SIM_DIR: sim.dir });
+  const result = await runClient(CLIENT_VM, ['work', 'test.Both'], { TMPL_SIM_DIR: world.sim.dir });
   const expected = Buffer.alloc(MiB);
   for (let i = 0; i < expected.length; i++) expected[i] = (i * 7) & 255;
   expect(result.status).toBe(9);
@@ -131,7 +120,7 @@ test('a reader that goes away ends the call and stops an endless service', async
     '/bin/bash',
     ['-c', `"${process.execPath}" ${CLIENT_VM} work test.Yes | head -c 4; echo " status=\${PIPESTATUS[0]}"`],
     {
-      env: { ...process.env, TMPL_SIM_DIR: sim.dir },
+      env: { ...process.env, TMPL_SIM_DIR: world.sim.dir },
     },
   );
   let out = '';
