@@ -1,22 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, ok, seededDaemon, type SeededDaemon } from '../helpers/admin-raw-client.ts';
+import { describe, expect, it } from 'vitest';
+import { call, ok } from '../helpers/admin-raw-client.ts';
+import { useSeededDaemon } from '../helpers/admin-daemon.ts';
 
-let sim: SeededDaemon;
-let socket: string;
-beforeAll(async () => {
-  sim = await seededDaemon();
-  socket = sim.socket;
-});
-afterAll(async () => {
-  await sim.close();
-});
+const admin = useSeededDaemon();
 
-const get = (dest: string, prop: string) => ok(socket, { method: 'admin.vm.property.Get', dest, arg: prop });
+const get = (dest: string, prop: string) =>
+  ok(admin.socket, { method: 'admin.vm.property.Get', dest, arg: prop });
 const set = (dest: string, prop: string, value: string) =>
-  call(socket, { method: 'admin.vm.property.Set', dest, arg: prop, payload: value });
-const gget = (prop: string) => ok(socket, { method: 'admin.property.Get', arg: prop });
+  call(admin.socket, { method: 'admin.vm.property.Set', dest, arg: prop, payload: value });
+const gget = (prop: string) => ok(admin.socket, { method: 'admin.property.Get', arg: prop });
 const gset = (prop: string, value: string) =>
-  call(socket, { method: 'admin.property.Set', arg: prop, payload: value });
+  call(admin.socket, { method: 'admin.property.Set', arg: prop, payload: value });
 
 describe('VM properties', () => {
   it('renders default=True|False type=T value, None as nothing after the space', async () => {
@@ -33,12 +27,12 @@ describe('VM properties', () => {
 
   it('names a missing property as Qubes does', async () => {
     expect(
-      await call(socket, { method: 'admin.vm.property.Get', dest: 'work', arg: 'nosuch' }),
+      await call(admin.socket, { method: 'admin.vm.property.Get', dest: 'work', arg: 'nosuch' }),
     ).toMatchObject({
       type: 'QubesNoSuchPropertyError',
       message: "Invalid property 'nosuch' of work",
     });
-    expect(await call(socket, { method: 'admin.property.Get', arg: 'nosuch' })).toMatchObject({
+    expect(await call(admin.socket, { method: 'admin.property.Get', arg: 'nosuch' })).toMatchObject({
       type: 'QubesNoSuchPropertyError',
       message: "Invalid property 'nosuch' of Qubes",
     });
@@ -87,17 +81,17 @@ describe('VM properties', () => {
     await set('work', 'qrexec_timeout', '5');
     expect(await get('work', 'qrexec_timeout')).toBe('default=False type=int 5');
     expect(
-      await ok(socket, { method: 'admin.vm.property.GetDefault', dest: 'work', arg: 'qrexec_timeout' }),
+      await ok(admin.socket, { method: 'admin.vm.property.GetDefault', dest: 'work', arg: 'qrexec_timeout' }),
     ).toBe('type=int 60');
-    await ok(socket, { method: 'admin.vm.property.Reset', dest: 'work', arg: 'qrexec_timeout' });
+    await ok(admin.socket, { method: 'admin.vm.property.Reset', dest: 'work', arg: 'qrexec_timeout' });
     expect(await get('work', 'qrexec_timeout')).toBe('default=True type=int 60');
     // A template-based qube inherits from its template.
     await set('fedora-41-xfce', 'qrexec_timeout', '90');
     expect(await get('work', 'qrexec_timeout')).toBe('default=True type=int 90');
     // No default: an empty OK reply.
-    expect(await ok(socket, { method: 'admin.vm.property.GetDefault', dest: 'work', arg: 'template' })).toBe(
-      '',
-    );
+    expect(
+      await ok(admin.socket, { method: 'admin.vm.property.GetDefault', dest: 'work', arg: 'template' }),
+    ).toBe('');
   });
 
   it('requires VM references to exist and be of the right kind', async () => {
@@ -121,7 +115,7 @@ describe('VM properties', () => {
     expect(await set('work', 'template', '')).toMatchObject({ type: 'QubesPropertyValueError' });
     expect(await set('work', 'netvm', '')).toEqual({ kind: 'ok', content: '' });
     expect(await get('work', 'netvm')).toBe('default=False type=vm ');
-    await ok(socket, { method: 'admin.vm.property.Reset', dest: 'work', arg: 'netvm' });
+    await ok(admin.socket, { method: 'admin.vm.property.Reset', dest: 'work', arg: 'netvm' });
     expect(await get('work', 'netvm')).toBe('default=True type=vm sys-firewall');
   });
 
@@ -144,15 +138,15 @@ describe('VM properties', () => {
   });
 
   it('refuses to change the template of a running qube and to unset it', async () => {
-    await ok(socket, { method: 'admin.vm.Start', dest: 'personal' });
+    await ok(admin.socket, { method: 'admin.vm.Start', dest: 'personal' });
     expect(await set('personal', 'template', 'debian-12-xfce')).toMatchObject({
       type: 'QubesVMNotHaltedError',
       message: 'Cannot change template while qube is running',
     });
-    await ok(socket, { method: 'admin.vm.Kill', dest: 'personal' });
+    await ok(admin.socket, { method: 'admin.vm.Kill', dest: 'personal' });
     expect(await set('personal', 'template', 'debian-12-xfce')).toEqual({ kind: 'ok', content: '' });
     expect(
-      await call(socket, { method: 'admin.vm.property.Reset', dest: 'personal', arg: 'template' }),
+      await call(admin.socket, { method: 'admin.vm.property.Reset', dest: 'personal', arg: 'template' }),
     ).toMatchObject({
       type: 'QubesValueError',
       message: 'Cannot unset template. You can set it to the current default (fedora-41-xfce) instead',
@@ -192,16 +186,16 @@ describe('global properties', () => {
     });
     expect(await gset('default_pool', 'pool2')).toEqual({ kind: 'ok', content: '' });
     expect(await gget('default_pool_private')).toBe('default=True type=str pool2');
-    await ok(socket, { method: 'admin.property.Reset', arg: 'default_pool' });
+    await ok(admin.socket, { method: 'admin.property.Reset', arg: 'default_pool' });
     expect(await gget('default_pool')).toBe('default=True type=str varlibqubes');
     expect(await gset('updatevm', '')).toEqual({ kind: 'ok', content: '' });
     expect(await gget('updatevm')).toBe('default=False type=vm ');
     expect(await gset('updatevm', 'sys-firewall')).toEqual({ kind: 'ok', content: '' });
-    expect(await call(socket, { method: 'admin.property.Get', dest: 'work', arg: 'updatevm' })).toMatchObject(
-      {
-        type: 'ProtocolError',
-        message: 'expected destination to be AdminVM',
-      },
-    );
+    expect(
+      await call(admin.socket, { method: 'admin.property.Get', dest: 'work', arg: 'updatevm' }),
+    ).toMatchObject({
+      type: 'ProtocolError',
+      message: 'expected destination to be AdminVM',
+    });
   });
 });
