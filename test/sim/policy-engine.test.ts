@@ -8,37 +8,17 @@ import {
   loadPolicyDirs,
   parsePolicyText,
   PolicySyntaxError,
-  type SystemInfo,
-  type VmInfo,
 } from '../../sim/qrexec/index.ts';
+import { policySystem, policyVm as vm } from '../helpers/policy-system.ts';
 
-function vm(name: string, type: string, extra: Partial<VmInfo> = {}): [string, VmInfo] {
-  return [
-    name,
-    {
-      name,
-      type,
-      tags: [],
-      defaultDispvm: null,
-      templateForDispvms: false,
-      powerState: 'Halted',
-      template: null,
-      ...extra,
-    },
-  ];
-}
-
-const info: SystemInfo = {
-  domains: new Map([
-    vm('dom0', 'AdminVM', { powerState: 'Running' }),
-    vm('fedora', 'TemplateVM'),
-    vm('mgmt', 'AppVM', { tags: ['tmpl-manager'], defaultDispvm: 'default-dvm', template: 'fedora' }),
-    vm('work', 'AppVM', { defaultDispvm: 'default-dvm', template: 'fedora', powerState: 'Running' }),
-    vm('nodisp', 'AppVM', { template: 'fedora' }),
-    vm('default-dvm', 'AppVM', { templateForDispvms: true, template: 'fedora' }),
-    vm('tagged-dvm', 'AppVM', { templateForDispvms: true, tags: ['worker'], template: 'fedora' }),
-  ]),
-};
+const info = policySystem(
+  vm('fedora', 'TemplateVM'),
+  vm('mgmt', 'AppVM', { tags: ['tmpl-manager'], defaultDispvm: 'default-dvm', template: 'fedora' }),
+  vm('work', 'AppVM', { defaultDispvm: 'default-dvm', template: 'fedora', powerState: 'Running' }),
+  vm('nodisp', 'AppVM', { template: 'fedora' }),
+  vm('default-dvm', 'AppVM', { templateForDispvms: true, template: 'fedora' }),
+  vm('tagged-dvm', 'AppVM', { templateForDispvms: true, tags: ['worker'], template: 'fedora' }),
+);
 
 function decide(
   policy: string,

@@ -1,13 +1,8 @@
 /** qrexec-policy/70-tmpl.policy with the simulator's base policy: what a tmpl-manager may do. */
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
-import {
-  AccessDenied,
-  evaluatePolicy,
-  loadPolicyDirs,
-  type SystemInfo,
-  type VmInfo,
-} from '../../sim/qrexec/index.ts';
+import { AccessDenied, evaluatePolicy, loadPolicyDirs } from '../../sim/qrexec/index.ts';
+import { policySystem, policyVm as vm } from '../helpers/policy-system.ts';
 import { SETUP_SETTABLE } from '../../orchestrator/qubes/worker-setup.ts';
 import {
   TEMPLATE_SETTABLE_FEATURES,
@@ -17,34 +12,16 @@ import {
 const REPO = path.resolve(import.meta.dirname, '../..');
 const rules = loadPolicyDirs([path.join(REPO, 'qrexec-policy'), path.join(REPO, 'sim/qrexec/base-policy')]);
 
-function vm(name: string, type: string, extra: Partial<VmInfo> = {}): [string, VmInfo] {
-  return [
-    name,
-    {
-      name,
-      type,
-      tags: [],
-      defaultDispvm: null,
-      templateForDispvms: false,
-      powerState: 'Halted',
-      template: null,
-      ...extra,
-    },
-  ];
-}
-const info: SystemInfo = {
-  domains: new Map([
-    vm('dom0', 'AdminVM', { powerState: 'Running' }),
-    vm('debian-12', 'TemplateVM'),
-    vm('mgmt', 'AppVM', { tags: ['tmpl-manager'], defaultDispvm: 'default-dvm', template: 'debian-12' }),
-    vm('work', 'AppVM', { defaultDispvm: 'default-dvm', template: 'debian-12' }),
-    vm('default-dvm', 'AppVM', { templateForDispvms: true, template: 'debian-12' }),
-    vm('worker-dvm', 'AppVM', { templateForDispvms: true, tags: ['tmpl-worker'], template: 'debian-12' }),
-    vm('disp1', 'DispVM', { template: 'default-dvm' }),
-    vm('tmpl-dvm', 'AppVM', { template: 'debian-12' }),
-    vm('mgmt2', 'AppVM', { tags: ['tmpl-manager'], template: 'debian-12' }),
-  ]),
-};
+const info = policySystem(
+  vm('debian-12', 'TemplateVM'),
+  vm('mgmt', 'AppVM', { tags: ['tmpl-manager'], defaultDispvm: 'default-dvm', template: 'debian-12' }),
+  vm('work', 'AppVM', { defaultDispvm: 'default-dvm', template: 'debian-12' }),
+  vm('default-dvm', 'AppVM', { templateForDispvms: true, template: 'debian-12' }),
+  vm('worker-dvm', 'AppVM', { templateForDispvms: true, tags: ['tmpl-worker'], template: 'debian-12' }),
+  vm('disp1', 'DispVM', { template: 'default-dvm' }),
+  vm('tmpl-dvm', 'AppVM', { template: 'debian-12' }),
+  vm('mgmt2', 'AppVM', { tags: ['tmpl-manager'], template: 'debian-12' }),
+);
 
 function decide(call: string, source: string, target: string): string {
   const plus = call.indexOf('+');
