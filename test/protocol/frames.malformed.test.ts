@@ -15,20 +15,8 @@ import {
   type WorkerOp,
 } from '../../protocol/frames.ts';
 import { FRAME_HEADER_LENGTH } from '../../protocol/limits.ts';
-
-function* chunked(bytes: Uint8Array, size: number): Generator<Uint8Array> {
-  for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size);
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+import { chunked } from '../helpers/byte-slices.ts';
+import { concat } from '../helpers/cpio-builder.ts';
 
 async function decodeError(
   source: Iterable<Uint8Array>,

@@ -8,6 +8,7 @@ import { decodeFrames, encodeFrame, FrameSequence } from '../../../protocol/fram
 import { encodeMessageFrame } from '../../../protocol/messages.ts';
 import { OrchestratorError } from '../../../orchestrator/errors.ts';
 import { ReplySplitter } from '../../../orchestrator/worker/reply-split.ts';
+import { chunked } from '../../helpers/byte-slices.ts';
 
 /** ReplySplitter reads an async iterable, as the worker's stdout is. */
 async function* asAsync(chunks: Iterable<Uint8Array>): AsyncGenerator<Uint8Array> {
@@ -30,10 +31,6 @@ const failed = Buffer.concat([
   hello,
   encodeMessageFrame('ERROR', { code: 'worker.not-found', message: 'no' }),
 ]);
-
-function* chunked(bytes: Uint8Array, size: number): Generator<Uint8Array> {
-  for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size);
-}
 
 async function collect(reply: AsyncIterable<Uint8Array>): Promise<Buffer> {
   const parts: Uint8Array[] = [];
