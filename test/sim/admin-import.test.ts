@@ -4,24 +4,20 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Readable, Writable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { volumeImportMain } from '../../sim/admin/index.ts';
-import { call, ok, seededDaemon, type SeededDaemon } from '../helpers/admin-raw-client.ts';
+import { call, ok } from '../helpers/admin-raw-client.ts';
+import { useSeededDaemon } from '../helpers/admin-daemon.ts';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../sim/bin');
 const MiB = 1024 * 1024;
 
-let sim: SeededDaemon;
-beforeAll(async () => {
-  sim = await seededDaemon();
-  await ok(sim.socket, { method: 'admin.vm.Create.TemplateVM', payload: 'name=imp label=black' });
-  await ok(sim.socket, {
+const sim = useSeededDaemon({}, async (socket) => {
+  await ok(socket, { method: 'admin.vm.Create.TemplateVM', payload: 'name=imp label=black' });
+  await ok(socket, {
     method: 'admin.vm.CreateInPool.TemplateVM',
     payload: 'name=imp-small label=black pool=pool2',
   });
-});
-afterAll(async () => {
-  await sim.close();
 });
 
 interface Run {

@@ -7,30 +7,24 @@
  */
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, ok, seededDaemon, type SeededDaemon } from '../helpers/admin-raw-client.ts';
+import { describe, expect, it } from 'vitest';
+import { call, ok } from '../helpers/admin-raw-client.ts';
+import { useSeededDaemon } from '../helpers/admin-daemon.ts';
 
-let sim: SeededDaemon;
-let socket: string;
-beforeAll(async () => {
-  sim = await seededDaemon();
-  socket = sim.socket;
+const admin = useSeededDaemon({}, async (socket) => {
   await ok(socket, {
     method: 'admin.vm.CreateInPool.TemplateVM',
     payload: 'name=tpl-r label=black pool=reflink',
   });
   await ok(socket, { method: 'admin.vm.Create.TemplateVM', payload: 'name=tpl-f label=black' });
 });
-afterAll(async () => {
-  await sim.close();
-});
 
 const snapshots = (vm: string, volume: string) =>
-  ok(socket, { method: 'admin.vm.volume.ListSnapshots', dest: vm, arg: volume });
+  ok(admin.socket, { method: 'admin.vm.volume.ListSnapshots', dest: vm, arg: volume });
 const revert = (vm: string, volume: string, revision: string) =>
-  call(socket, { method: 'admin.vm.volume.Revert', dest: vm, arg: volume, payload: revision });
+  call(admin.socket, { method: 'admin.vm.volume.Revert', dest: vm, arg: volume, payload: revision });
 const privateImage = (vm: string, pool: string) =>
-  path.join(sim.dir, 'pools', pool, 'vm-templates', vm, 'private.img');
+  path.join(admin.daemon.dir, 'pools', pool, 'vm-templates', vm, 'private.img');
 const MARK = Buffer.from('kept by the user');
 
 async function head(file: string): Promise<Buffer> {
@@ -52,14 +46,14 @@ describe('file-reflink', () => {
     const file = privateImage('tpl-r', 'reflink');
     await mark(file);
     expect(await snapshots('tpl-r', 'private')).toBe('');
-    await ok(socket, { method: 'admin.vm.volume.Clear', dest: 'tpl-r', arg: 'private' });
+    await ok(admin.socket, { method: 'admin.vm.volume.Clear', dest: 'tpl-r', arg: 'private' });
     expect(await head(file)).toEqual(Buffer.alloc(MARK.length));
     expect(await snapshots('tpl-r', 'private')).toBe('1\n');
     // revisions_to_keep=1: the next commit replaces the kept revision
-    await ok(socket, { method: 'admin.vm.volume.Clear', dest: 'tpl-r', arg: 'private' });
+    await ok(admin.socket, { method: 'admin.vm.volume.Clear', dest: 'tpl-r', arg: 'private' });
     expect(await snapshots('tpl-r', 'private')).toBe('2\n');
     await mark(file);
-    await ok(socket, { method: 'admin.vm.volume.Clear', dest: 'tpl-r', arg: 'private' });
+    await ok(admin.socket, { method: 'admin.vm.volume.Clear', dest: 'tpl-r', arg: 'private' });
     expect(await snapshots('tpl-r', 'private')).toBe('3\n');
     expect(await revert('tpl-r', 'private', '3\n')).toEqual({ kind: 'ok', content: '' });
     expect(await head(file)).toEqual(MARK);
@@ -72,12 +66,12 @@ describe('file-reflink', () => {
     expect(await revert('tpl-r', 'private', '../4')).toMatchObject({ type: 'PermissionDenied' });
     // QubesVolumeRevisionNotFoundError is a KeyError: qubesd sends no reply
     expect(await revert('tpl-r', 'private', '99')).toEqual({ kind: 'empty' });
-    await ok(socket, { method: 'admin.vm.Start', dest: 'tpl-r' });
+    await ok(admin.socket, { method: 'admin.vm.Start', dest: 'tpl-r' });
     expect(await revert('tpl-r', 'private', '4')).toMatchObject({ type: 'StoragePoolException' });
-    await ok(socket, { method: 'admin.vm.Kill', dest: 'tpl-r' });
+    await ok(admin.socket, { method: 'admin.vm.Kill', dest: 'tpl-r' });
     expect(await revert('tpl-r', 'volatile', '4')).toEqual({ kind: 'empty' });
     expect(
-      await call(socket, { method: 'admin.vm.volume.ListSnapshots', dest: 'tpl-r', arg: 'swap' }),
+      await call(admin.socket, { method: 'admin.vm.volume.ListSnapshots', dest: 'tpl-r', arg: 'swap' }),
     ).toMatchObject({
       type: 'PermissionDenied',
     });
@@ -89,19 +83,19 @@ describe('file-reflink: a shutdown commits, revisions_to_keep', () => {
     // the start and kill of the test before committed once
     expect(await snapshots('tpl-r', 'private')).toBe('5\n');
     const set = (value: string) =>
-      call(socket, {
+      call(admin.socket, {
         method: 'admin.vm.volume.Set.revisions_to_keep',
         dest: 'tpl-r',
         arg: 'private',
         payload: value,
       });
     expect(await set('2')).toEqual({ kind: 'ok', content: '' });
-    await ok(socket, { method: 'admin.vm.Start', dest: 'tpl-r' });
-    await ok(socket, { method: 'admin.vm.Shutdown', dest: 'tpl-r' });
+    await ok(admin.socket, { method: 'admin.vm.Start', dest: 'tpl-r' });
+    await ok(admin.socket, { method: 'admin.vm.Shutdown', dest: 'tpl-r' });
     expect(await snapshots('tpl-r', 'private')).toBe('5\n6\n');
     expect(await set('1')).toEqual({ kind: 'ok', content: '' });
-    await ok(socket, { method: 'admin.vm.Start', dest: 'tpl-r' });
-    await ok(socket, { method: 'admin.vm.Kill', dest: 'tpl-r' });
+    await ok(admin.socket, { method: 'admin.vm.Start', dest: 'tpl-r' });
+    await ok(admin.socket, { method: 'admin.vm.Kill', dest: 'tpl-r' });
     expect(await snapshots('tpl-r', 'private')).toBe('7\n');
     expect(await set('-2')).toMatchObject({ type: 'QubesValueError' });
     expect(await set('x')).toMatchObject({ type: 'ProtocolError' });
@@ -109,7 +103,7 @@ describe('file-reflink: a shutdown commits, revisions_to_keep', () => {
 
   it('a file volume keeps at most one revision', async () => {
     expect(
-      await call(socket, {
+      await call(admin.socket, {
         method: 'admin.vm.volume.Set.revisions_to_keep',
         dest: 'tpl-f',
         arg: 'root',
@@ -122,7 +116,7 @@ describe('file-reflink: a shutdown commits, revisions_to_keep', () => {
 describe('file', () => {
   it('keeps no revision at a clear and has no revert', async () => {
     await mark(privateImage('tpl-f', 'varlibqubes'));
-    await ok(socket, { method: 'admin.vm.volume.Clear', dest: 'tpl-f', arg: 'private' });
+    await ok(admin.socket, { method: 'admin.vm.volume.Clear', dest: 'tpl-f', arg: 'private' });
     expect(await snapshots('tpl-f', 'private')).toBe('');
     expect(await revert('tpl-f', 'private', 'old')).toEqual({ kind: 'empty' });
   });
