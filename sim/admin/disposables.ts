@@ -27,6 +27,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { exc } from './errors.ts';
 import type { QubesModel } from './model.ts';
+import { lookUpFeature } from './feature-lookup.ts';
 import { getValue } from './properties.ts';
 import type { VmState } from './state.ts';
 
@@ -175,15 +176,8 @@ export function checkPreloadMax(
 ): void {
   // The handler belongs to DVMTemplateMixin: AppVM and StandaloneVM.
   if (ctx.dest.klass !== 'AppVM' && ctx.dest.klass !== 'StandaloneVM') return;
-  const withTemplate = (feature: string): string | undefined => {
-    for (let vm: VmState | undefined = ctx.dest, hops = 0; vm && hops < 8; hops++) {
-      const found = vm.features[feature];
-      if (found !== undefined) return found;
-      const template: unknown = vm.props.template;
-      vm = typeof template === 'string' ? ctx.model.findVm(template) : undefined;
-    }
-    return undefined;
-  };
+  const withTemplate = (feature: string): string | undefined =>
+    lookUpFeature(ctx.model, ctx.dest, feature, 'template', false);
   if (!withTemplate('qrexec')) throw exc.value('Qube does not support qrexec');
   const missing = ['qubes.WaitForRunningSystem', 'qubes.WaitForSession'].filter(
     (service) => !withTemplate(`supported-rpc.${service}`),

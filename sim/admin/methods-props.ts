@@ -2,12 +2,12 @@
 import { method, type CallContext, type MethodSpec } from './api.ts';
 import { exc } from './errors.ts';
 import { checkPreloadMax } from './disposables.ts';
+import { lookUpFeature } from './feature-lookup.ts';
 import type { Holder } from './model.ts';
 import { ascii, isAscii, validateTag } from './names.ts';
 import { preloadMaxChanged } from './preload.ts';
 import {
   findDef,
-  getVmRef,
   holderName,
   propertyList,
   resetProperty,
@@ -15,7 +15,6 @@ import {
   serializeProperty,
   setProperty,
 } from './properties.ts';
-import type { VmState } from './state.ts';
 
 const vmHolder = (ctx: CallContext): Holder => ({ kind: 'vm', vm: ctx.dest });
 const appHolder = (): Holder => ({ kind: 'app' });
@@ -68,24 +67,11 @@ function propertyMethods(
   ] as Array<[string, MethodSpec]>;
 }
 
-/** qubes.features.Features._recursive_check */
+/** qubes.features.Features._recursive_check, as an Admin API call: a missing feature is an exception. */
 function checkFeature(ctx: CallContext, attr: 'template' | 'netvm' | null, adminvm: boolean): string {
-  let subject: VmState | null = ctx.dest;
-  const seen = new Set<VmState>();
-  while (subject && !seen.has(subject)) {
-    seen.add(subject);
-    const value = subject.features[ctx.arg];
-    if (value !== undefined) return value;
-    if (attr === null) break;
-    const holder: Holder = { kind: 'vm', vm: subject };
-    subject = findDef(holder, attr) ? getVmRef(ctx.model, holder, attr) : null;
-  }
-  if (adminvm) {
-    const dom0 = ctx.model.findVm('dom0');
-    const value = dom0 && dom0 !== ctx.dest ? dom0.features[ctx.arg] : undefined;
-    if (value !== undefined) return value;
-  }
-  throw exc.featureNotFound(ctx.dest.name, ctx.arg);
+  const value = lookUpFeature(ctx.model, ctx.dest, ctx.arg, attr, adminvm);
+  if (value === undefined) throw exc.featureNotFound(ctx.dest.name, ctx.arg);
+  return value;
 }
 
 function featureSet(ctx: CallContext): null {
