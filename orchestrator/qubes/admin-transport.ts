@@ -47,6 +47,13 @@ function checkName(value: string, what: string): void {
   }
 }
 
+/** Every name of a call, before it is framed or passed to a service script. */
+function checkCall(call: Omit<AdminCall, 'payload'>): void {
+  checkName(call.method, 'method');
+  checkName(call.arg ?? '', 'argument');
+  checkName(call.dest, 'destination');
+}
+
 /** Collects a child's or socket's output up to MAX_ADMIN_REPLY_BYTES. */
 async function readAll(stream: NodeJS.ReadableStream, what: string): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -86,9 +93,7 @@ export class SocketTransport implements AdminTransport {
   constructor(private readonly env: QubesEnvironment) {}
 
   async call(call: AdminCall): Promise<Buffer> {
-    checkName(call.method, 'method');
-    checkName(call.arg ?? '', 'argument');
-    checkName(call.dest, 'destination');
+    checkCall(call);
     const header = Buffer.from(`${call.method}+${call.arg ?? ''} dom0 name ${call.dest}\0`, 'ascii');
     const payload = call.payload ?? new Uint8Array();
     if (header.length + payload.length > MAX_ADMIN_REQUEST_BYTES) {
@@ -116,9 +121,7 @@ export class SocketTransport implements AdminTransport {
     call: Omit<AdminCall, 'payload'>,
     payload: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   ): Promise<Buffer> {
-    checkName(call.method, 'method');
-    checkName(call.arg ?? '', 'argument');
-    checkName(call.dest, 'destination');
+    checkCall(call);
     const script = path.join(this.env.qrexecServicesDir, call.method);
     const child = spawn(script, [call.arg ?? ''], {
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -144,9 +147,7 @@ export class QrexecTransport implements AdminTransport {
     call: Omit<AdminCall, 'payload'>,
     payload: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   ): Promise<Buffer> {
-    checkName(call.method, 'method');
-    checkName(call.arg ?? '', 'argument');
-    checkName(call.dest, 'destination');
+    checkCall(call);
     const service = call.arg !== undefined && call.arg !== '' ? `${call.method}+${call.arg}` : call.method;
     // Not in tmpl's process group: a second Ctrl-C must not cut the Admin API calls of the
     // cleanup that the first one started (interrupt.ts).
